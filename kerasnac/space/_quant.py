@@ -1,0 +1,103 @@
+"""Quantization of one block: QKeras quantizers from bit widths, and QKeras layer factories.
+
+A weight width of ``32`` means *float*: the layer gets no quantizer (the float baseline).
+Quantizer strings are built here from integers only, never taken from user text, and only for
+activations that both QKeras and hls4ml support.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._keras import keras, qkeras
+
+FLOAT_BITS = 32
+
+#: activations that QKeras can quantize and hls4ml can convert (name -> builder of the quantizer)
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu")
+
+#: default per-block quantization search space
+DEFAULT_QUANT = {
+    "weight_bits": [4, 6, 8, 16],
+    "weight_integer": 0,
+    "bias_bits": None,  # None: same as weight_bits
+    "activation_bits": [4, 6, 8, 16],
+    "activation_integer": [0, 2],
+}
+QUANT_KEYS = tuple(DEFAULT_QUANT)
+
+
+@dataclass(frozen=True)
+class Quant:
+    """Bit widths of one block: weights, bias and activations (total bits, integer bits)."""
+
+    weight_bits: int = FLOAT_BITS
+    weight_integer: int = 0
+    bias_bits: int | None = None
+    activation_bits: int = FLOAT_BITS
+    activation_integer: int = 0
+
+    @property
+    def is_float(self) -> bool:
+        return self.weight_bits >= FLOAT_BITS
+
+    # -- quantizer strings ------------------------------------------------------------------
+    def _wq(self, bits: int | None):
+        bits = self.weight_bits if bits is None else bits
+        if bits >= FLOAT_BITS:
+            return None
+        integer = min(self.weight_integer, bits - 1)
+        return f"quantized_bits({bits},{integer},alpha=1)"
+
+    def kernel_quantizer(self):
+        return self._wq(self.weight_bits)
+
+    def bias_quantizer(self):
+        return self._wq(self.bias_bits)
+
+    def activation_quantizer(self, activation: str):
+        bits, integer = self.activation_bits, min(self.activation_integer, self.activation_bits - 1)
+        if bits >= FLOAT_BITS:
+            return None
+        if activation == "relu":
+            return f"quantized_relu({bits},{integer})"
+        if activation == "leaky_relu":
+            return f"quantized_relu({bits},{integer},negative_slope=0.125)"
+        if activation == "tanh":
+            return f"quantized_tanh({bits})"
+        if activation == "sigmoid":
+            return f"quantized_sigmoid({bits})"
+        if activation == "linear":
+            return f"quantized_bits({bits},{integer},alpha=1)"
+        raise ValueError(f"unsupported activation {activation!r}; use one of {ACTIVATIONS}")
+
+    # -- layer factories --------------------------------------------------------------------
+    def dense(self, units: int, name: str):
+        return qkeras.QDense(
+            units,
+            kernel_quantizer=self.kernel_quantizer(),
+            bias_quantizer=self.bias_quantizer(),
+            kernel_initializer="lecun_uniform",
+            name=name,
+        )
+
+    def conv(self, rank: int, filters: int, kernel_size: int, name: str, strides: int = 1, padding="same"):
+        cls = qkeras.QConv2D if rank == 2 else qkeras.QConv1D
+        return cls(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            kernel_quantizer=self.kernel_quantizer(),
+            bias_quantizer=self.bias_quantizer(),
+            kernel_initializer="lecun_uniform",
+            name=name,
+        )
+
+    def activation(self, activation: str, name: str):
+        q = self.activation_quantizer(activation)
+        if q is not None:
+            return qkeras.QActivation(q, name=name)
+        if activation == "leaky_relu":
+            return keras.layers.LeakyReLU(0.125, name=name)
+        return keras.layers.Activation(activation, name=name)

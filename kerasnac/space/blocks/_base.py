@@ -1,0 +1,78 @@
+"""Block base class and registry.
+
+A block type is a small class registered with :func:`register_block`. It lists its parameters
+with their default search ranges (``params``), which of them are chosen per layer
+(``per_layer``), which input ranks it accepts, and how to build its QKeras layers. Adding a block
+touches only its own file::
+
+    @register_block("my_block")
+    class MyBlock(Block):
+        params = {"units": [8, 16], "activation": ["relu"]}  # default search ranges
+        def build(self, x, cfg, quant, name):
+            x = quant.dense(cfg["units"], name=f"{name}_dense")(x)
+            return quant.activation(cfg["activation"], name=f"{name}_act")(x)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ...errors import SpaceError
+
+_BLOCKS: dict[str, type["Block"]] = {}
+#: names that mean "this stage may be skipped"
+SKIP_ALIASES = ("skip", "none")
+
+
+def register_block(name: str):
+    """Class decorator that registers a :class:`Block` subclass under ``name``."""
+
+    def deco(cls):
+        if not issubclass(cls, Block):
+            raise TypeError(f"{cls.__name__} must subclass kerasnac.space.Block")
+        cls.type_name = name
+        _BLOCKS[name] = cls
+        return cls
+
+    return deco
+
+
+def available_blocks() -> list[str]:
+    return sorted(_BLOCKS)
+
+
+def get_block(name: str, where: str = "") -> "Block":
+    key = "skip" if name in SKIP_ALIASES else name
+    if key not in _BLOCKS:
+        raise SpaceError(
+            f"{where}unknown block type {name!r}. Known blocks: {', '.join(available_blocks())} "
+            "(or register your own with @kerasnac.space.register_block)."
+        )
+    return _BLOCKS[key]()
+
+
+class Block:
+    """One searchable block: a stack of QKeras layers with its own hyperparameters."""
+
+    type_name: ClassVar[str] = ""
+    #: parameter name -> default spec (scalar, list of choices, or {min, max, step})
+    params: ClassVar[dict[str, Any]] = {}
+    #: parameters chosen once per layer -> the parameter that counts the layers
+    per_layer: ClassVar[dict[str, str]] = {}
+    #: input ranks (without batch) the block accepts
+    input_ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    #: whether the block has weights and therefore a quantization config
+    quantized: ClassVar[bool] = True
+
+    def output_rank(self, rank: int) -> int:
+        return rank
+
+    def check(self, spec: dict, where: str) -> None:
+        """Extra validation of a merged spec (override in subclasses)."""
+
+    def build(self, x, cfg: dict, quant, name: str):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def spatial_rank(x) -> int:
+    return len(x.shape) - 1
