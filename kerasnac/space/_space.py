@@ -88,6 +88,33 @@ class SearchSpace(kt.HyperModel):
         for bname, bcfg in (baselines or {}).items():
             self.baselines[bname] = self.baseline_values(bcfg, name=bname)
 
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_dict(cls, data: dict, source: str | None = None, **overrides) -> "SearchSpace":
+        """Build a space from a mapping with the YAML schema (``overrides`` win over ``data``)."""
+        kw = {k: v for k, v in data.items() if k != "input_shape"}
+        kw.update({k: v for k, v in overrides.items() if v is not None and k != "input_shape"})
+        shape = overrides.get("input_shape") or data.get("input_shape")
+        if shape is None:
+            raise SpaceError(f"{source or 'search space'}: no input_shape. Pass input_shape=... (e.g. (16,)).")
+        if kw.get("task", "classification") == "regression":
+            kw.pop("num_classes", None)
+        else:
+            kw.pop("n_outputs", None)
+        stages = kw.pop("stages", None)
+        return cls(shape, stages, source=source, **kw)
+
+    @classmethod
+    def from_yaml(cls, name_or_path, input_shape=None, num_classes=None, n_outputs=None, **overrides) -> "SearchSpace":
+        """Load a shipped space by name (``jets_mlp``, ``jets_deepsets``, ``braggnn``,
+        ``small_cnn``) or a YAML file by path. ``input_shape``, ``num_classes`` and
+        ``n_outputs`` override the file's values."""
+        from . import _yaml
+
+        data, source = _yaml.load(name_or_path)
+        return cls.from_dict(data, source=source, input_shape=input_shape, num_classes=num_classes,
+                             n_outputs=n_outputs, **overrides)
+
     # ------------------------------------------------------------------ validation
     @staticmethod
     def _check_input_shape(shape, w):
@@ -427,3 +454,4 @@ class SearchSpace(kt.HyperModel):
         else:
             d["n_outputs"] = self.n_outputs
         return d
+
