@@ -1,0 +1,156 @@
+"""The cost registry: named, directed cost functions of a model, built-in or user-registered.
+
+Built-in costs are reductions of :func:`layer_table` (computed once per :func:`evaluate`); a user
+cost is any ``fn(model) -> float``::
+
+    @register_cost("n_layers", description="number of layers")
+    def n_layers(model):
+        return len(model.layers)
+
+    evaluate(model, ["bops", "n_layers"])          # {'bops': ..., 'n_layers': ...}
+    cost = weighted(lut=1.0, ff=0.5, dsp=2.0, bram=1.0)
+    cost(model)                                    # sum_k w_k * cost_k(model)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ._table import layer_table
+
+DIRECTIONS = ("min", "max")
+
+
+class UnknownCostError(KeyError, ValueError):
+    """A cost name that is not registered. The message lists the registered names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A registered cost. ``uses_table``: ``fn`` takes the layer table (built-ins), else the model."""
+
+    name: str
+    fn: Callable
+    direction: str = "min"
+    description: str = ""
+    uses_table: bool = False
+
+    def __call__(self, model, **opts) -> float:
+        """The cost of ``model``; ``opts`` are :func:`layer_table` options (table-based costs only)."""
+        return float(self.fn(layer_table(model, **opts)) if self.uses_table else self.fn(model))
+
+
+_COSTS: dict[str, Cost] = {}
+_BUILTIN: set[str] = set()
+
+
+def _unknown(name) -> UnknownCostError:
+    return UnknownCostError(f"unknown cost {name!r}; registered costs: {', '.join(available_costs())}. "
+                            f"Register new ones with kerasnac.costs.register_cost.")
+
+
+def _add(cost: Cost, builtin: bool = False) -> Cost:
+    if cost.direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {cost.direction!r}")
+    if not isinstance(cost.name, str) or not cost.name:
+        raise ValueError(f"a cost name must be a non-empty string, got {cost.name!r}")
+    if not callable(cost.fn):
+        raise TypeError(f"cost {cost.name!r}: fn must be callable, got {cost.fn!r}")
+    if cost.name in _BUILTIN and not builtin:
+        raise ValueError(f"{cost.name!r} is a built-in cost and cannot be replaced; choose another name")
+    _COSTS[cost.name] = cost
+    if builtin:
+        _BUILTIN.add(cost.name)
+    return cost
+
+
+def register_cost(name: str, fn: Callable | None = None, direction: str = "min", description: str = ""):
+    """Register ``fn(model) -> float`` as cost ``name``; usable as a decorator or a call.
+
+    ``direction`` is ``"min"`` (smaller is better) or ``"max"``. Re-registering a user cost replaces it
+    (handy in notebooks); built-in names cannot be replaced. Returns ``fn`` unchanged.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+
+    def deco(f):
+        _add(Cost(name, f, direction, description or (f.__doc__ or "").strip().split("\n")[0]))
+        return f
+
+    return deco if fn is None else deco(fn)
+
+
+def unregister_cost(name: str) -> None:
+    """Remove a user-registered cost (built-ins cannot be removed)."""
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in cost and cannot be removed")
+    if name not in _COSTS:
+        raise _unknown(name)
+    del _COSTS[name]
+
+
+def available_costs() -> list[str]:
+    """Names of all registered costs, built-ins first, in registration order."""
+    return list(_COSTS)
+
+
+def is_cost(name) -> bool:
+    return isinstance(name, str) and name in _COSTS
+
+
+def get_cost(name: str) -> Cost:
+    """The :class:`Cost` registered as ``name`` (callable as ``cost(model, **layer_table_opts)``)."""
+    try:
+        return _COSTS[name]
+    except (KeyError, TypeError):
+        raise _unknown(name) from None
+
+
+def cost_direction(name: str) -> str:
+    """``"min"`` or ``"max"``."""
+    return get_cost(name).direction
+
+
+def evaluate(model, names=None, **opts) -> dict[str, float]:
+    """Evaluate several costs of ``model``, computing the :func:`layer_table` at most once.
+
+    ``names``: a cost name, a list of names, or ``None`` for all registered costs. ``opts`` go to
+    :func:`layer_table` (``sparsity``, ``input_bits``, ``reuse_factor``, ``strategy``, ``io_type``);
+    user costs receive only the model.
+    """
+    if names is None:
+        names = available_costs()
+    elif isinstance(names, str):
+        names = [names]
+    costs = [get_cost(n) for n in names]
+    table = layer_table(model, **opts) if any(c.uses_table for c in costs) else None
+    return {c.name: float(c.fn(table) if c.uses_table else c.fn(model)) for c in costs}
+
+
+def weighted(**weights: float) -> Callable:
+    """A cost callable ``f(model, **layer_table_opts) = sum_k weights[k] * cost_k(model)``.
+
+    Example: ``weighted(lut=1.0, ff=0.5, dsp=2.0, bram=1.0)``. Unknown names raise
+    :class:`UnknownCostError` (listing the registered costs) right away. The callable is named
+    ``weighted_cost`` and carries the weights as ``.weights``.
+    """
+    if not weights:
+        raise ValueError("weighted() needs at least one name=weight pair, e.g. weighted(lut=1.0, dsp=55.0)")
+    for k, w in weights.items():
+        get_cost(k)
+        if isinstance(w, bool) or not isinstance(w, (int, float)):
+            raise TypeError(f"weight for {k!r} must be a number, got {w!r}")
+    weights = dict(weights)
+
+    def weighted_cost(model, **opts) -> float:
+        values = evaluate(model, list(weights), **opts)
+        return float(sum(w * values[k] for k, w in weights.items()))
+
+    terms = " + ".join(f"{w:g}*{k}" for k, w in weights.items())
+    weighted_cost.__doc__ = f"Weighted cost {terms}."
+    weighted_cost.weights = weights
+    return weighted_cost
