@@ -1,0 +1,21 @@
+"""kerasnac: neural architecture codesign of QKeras models for FPGAs (hls4ml), on keras-tuner.
+
+Import kerasnac before TensorFlow: it selects Keras 2 (tf_keras), which QKeras needs.
+
+    >>> import kerasnac as kn                                                   # doctest: +SKIP
+    >>> space = kn.SearchSpace.from_yaml("jets_mlp")                             # doctest: +SKIP
+    >>> nac = kn.KerasNAC(space, objectives=["val_accuracy", "bops"], max_trials=30)  # doctest: +SKIP
+"""
+
+from . import _keras  # noqa: F401  (must come first: binds tf_keras)
+from . import costs, datasets, space
+from .errors import ConfigError, DataError, KerasNACError, SpaceError
+from .nac import KerasNAC
+from .objectives import Objective
+from .oracle import Constraint, ParetoOracle
+from .space import Block, SearchSpace, register_block
+
+__version__ = "0.1.0"
+
+__all__ = ["KerasNAC", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
+           "costs", "datasets", "space", "KerasNACError", "SpaceError", "DataError", "ConfigError"]

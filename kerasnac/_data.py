@@ -1,0 +1,114 @@
+"""Validation of user data against a search space, and the tf.data pipeline built once per search."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._keras import tf
+from .errors import DataError
+
+
+def _is_dataset(obj) -> bool:
+    return isinstance(obj, tf.data.Dataset)
+
+
+def _check_finite(arr, what):
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"{what} has dtype {arr.dtype}; expected numbers. Convert it with np.asarray(..., dtype='float32').")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        raise DataError(f"{what} contains {int(bad.sum())} NaN/inf values (first at index {tuple(int(i) for i in idx)}). "
+                        "Remove or impute those samples before the search.")
+
+
+def check_arrays(space, x, y, what="x") -> tuple[np.ndarray, np.ndarray, str]:
+    """Check one (x, y) pair; return float32 x, y ready for training and the label mode."""
+    ywhat = "y" if what == "x" else what.replace("x", "y")
+    if x is None or y is None:
+        raise DataError(f"{what} and {ywhat} must both be given.")
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{what} is empty. Pass at least one sample.")
+    if len(x) != len(y):
+        raise DataError(f"{what} has {len(x)} samples but {ywhat} has {len(y)}. They must match.")
+    if tuple(x.shape[1:]) != tuple(space.input_shape):
+        raise DataError(f"{what} has sample shape {tuple(x.shape[1:])} but the search space expects input_shape "
+                        f"{tuple(space.input_shape)}. Fix: build the space with input_shape={tuple(x.shape[1:])} "
+                        f"or reshape {what}.")
+    _check_finite(x, what)
+    _check_finite(y, ywhat)
+    if space.task == "classification":
+        k = space.num_classes
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k != 1):
+            y = y.reshape(-1)
+            if not np.all(np.equal(np.mod(y, 1), 0)):
+                raise DataError(f"{ywhat} holds non-integer class labels; give integers 0..{k - 1} or one-hot rows.")
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= k:
+                raise DataError(f"{ywhat} has class labels in [{lo}, {hi}] but num_classes={k} needs 0..{k - 1}. "
+                                f"Fix num_classes (={hi + 1}?) or the labels.")
+            return x.astype("float32"), y.astype("int32"), "sparse"
+        if y.ndim == 2 and y.shape[1] == k:
+            return x.astype("float32"), y.astype("float32"), "onehot"
+        raise DataError(f"{ywhat} has shape {y.shape}; with num_classes={k} expected integer labels of shape (n,) "
+                        f"or one-hot labels of shape (n, {k}). Fix num_classes or the labels.")
+    n = space.n_outputs
+    if y.ndim == 1 and n == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != n:
+        raise DataError(f"{ywhat} has shape {y.shape} but the regression space has n_outputs={n}; "
+                        f"expected shape (n, {n}).")
+    return x.astype("float32"), y.astype("float32"), "regression"
+
+
+def check_dataset(space, ds, what="x"):
+    spec = ds.element_spec
+    if not isinstance(spec, tuple) or len(spec) < 2:
+        raise DataError(f"{what}: a tf.data.Dataset must yield (x, y) batches.")
+    shape = tuple(spec[0].shape[1:])
+    if shape != tuple(space.input_shape):
+        raise DataError(f"{what}: the dataset yields batches of sample shape {shape} but the space expects "
+                        f"input_shape {tuple(space.input_shape)}. Batch it with ds.batch(...) and check the shape.")
+    yshape = spec[1].shape
+    if space.task == "classification":
+        return "onehot" if len(yshape) == 2 and yshape[-1] == space.num_classes else "sparse"
+    return "regression"
+
+
+def split(x, y, validation_split: float, seed: int):
+    if not 0 < validation_split < 1:
+        raise DataError(f"validation_split must be in (0, 1), got {validation_split}.")
+    n_val = max(1, int(round(len(x) * validation_split)))
+    if n_val >= len(x):
+        raise DataError(f"{len(x)} samples are too few to hold out {validation_split:.0%} for validation.")
+    idx = np.random.default_rng(seed).permutation(len(x))
+    return (x[idx[n_val:]], y[idx[n_val:]]), (x[idx[:n_val]], y[idx[:n_val]])
+
+
+def make_datasets(space, x, y, validation_data, validation_split, batch_size, seed):
+    """Validate the data and build the (train, validation) tf.data pipelines once."""
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if _is_dataset(x):
+        mode = check_dataset(space, x)
+        if validation_data is None or not _is_dataset(validation_data):
+            raise DataError("with a tf.data.Dataset for x, give validation_data as a tf.data.Dataset too.")
+        vmode = check_dataset(space, validation_data, "validation_data")
+        if vmode != mode:
+            raise DataError(f"training labels are {mode} but validation labels are {vmode}.")
+        return x.prefetch(tf.data.AUTOTUNE), validation_data.prefetch(tf.data.AUTOTUNE), mode, validation_data
+    x, y, mode = check_arrays(space, x, y)
+    if validation_data is None:
+        (x, y), (xv, yv) = split(x, y, validation_split, seed)
+    else:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise DataError("validation_data must be a tuple (x_val, y_val).")
+        xv, yv, vmode = check_arrays(space, *validation_data, what="x_val")
+        if vmode != mode:
+            raise DataError(f"y holds {mode} labels but y_val holds {vmode} labels; use one format for both.")
+    train = (tf.data.Dataset.from_tensor_slices((x, y)).cache()
+             .shuffle(min(len(x), 50_000), seed=seed, reshuffle_each_iteration=True)
+             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(max(batch_size, 1024)).cache().prefetch(tf.data.AUTOTUNE)
+    return train, val, mode, (xv, yv)

@@ -1,0 +1,246 @@
+"""KerasNAC: the global multi-objective architecture search."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from . import _data, costs, objectives as _objectives, results
+from ._keras import kt
+from ._tuner import NACTuner
+from .errors import ConfigError
+from .objectives import Objective
+from .oracle import Constraint, ParetoOracle
+from .space import SearchSpace
+
+
+class KerasNAC:
+    """Multi-objective neural architecture codesign on a :class:`SearchSpace`.
+
+    A keras-tuner :class:`~kerasnac.oracle.ParetoOracle` (NSGA-II) proposes architectures;
+    each trial trains the QKeras model and reports every objective and every registered cost.
+
+    Args:
+        space: the :class:`SearchSpace` (Python or ``SearchSpace.from_yaml``).
+        objectives: names (``"val_accuracy"``, ``"bops"``, ``"lut"``, ...), callables
+            ``f(model) -> float`` (minimised) or :class:`Objective` objects.
+        max_trials: number of trials of the global search.
+        population_size: NSGA-II population (NAC uses 20).
+        constraints: e.g. ``["lut <= 50000"]``; infeasible trials rank behind feasible ones.
+        directory, project_name: where keras-tuner keeps its state and kerasnac its CSV files.
+        seed: seeds the oracle and each trial's weight initialisation.
+        overwrite: ``False`` (default) resumes a search found in the directory.
+        baselines: ``True`` enqueues the space's baselines as the first trials; a dict
+            ``{name: config}`` adds more; ``False`` skips them.
+        cost_options: passed to the cost model, e.g. ``{"input_bits": 16, "reuse_factor": 1}``.
+        fit_callbacks: extra Keras callbacks for every trial's ``fit`` (e.g. EarlyStopping).
+        verbose: 1 shows a progress bar, 0 is silent.
+
+    Example:
+        >>> space = SearchSpace.from_yaml("jets_mlp")                        # doctest: +SKIP
+        >>> nac = KerasNAC(space, ["val_accuracy", "bops"], max_trials=20)    # doctest: +SKIP
+        >>> nac.fit(x, y, validation_data=(xv, yv), epochs=5)                 # doctest: +SKIP
+        >>> nac.pareto_front()                                               # doctest: +SKIP
+    """
+
+    def __init__(self, space: SearchSpace, objectives=("val_accuracy", "bops"), max_trials: int = 30, *,
+                 population_size: int = 20, constraints=None, directory: str = "runs",
+                 project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
+                 cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
+                 verbose: int = 1):
+        if not isinstance(space, SearchSpace):
+            raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
+                              "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
+        if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+            raise ConfigError(f"max_trials must be an integer >= 1, got {max_trials!r}.")
+        if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
+            raise ConfigError(f"population_size must be an integer >= 2, got {population_size!r}.")
+        self.space = space
+        self.objectives = _objectives.resolve(objectives, space.metric_names)
+        self.max_trials, self.seed, self.verbose = max_trials, int(seed), verbose
+        self.cost_options = dict(cost_options or {})
+        self.fit_callbacks = list(fit_callbacks)
+        known = set(space.metric_names) | set(costs.available_costs()) | {o.name for o in self.objectives}
+        self.constraints = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in (constraints or [])]
+        for c in self.constraints:
+            if c.metric not in known:
+                raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
+        self.project_dir = os.path.join(directory, project_name)
+        _check_writable(directory)
+        if overwrite and os.path.isdir(self.project_dir):
+            shutil.rmtree(self.project_dir)
+        self._check_resume_compatible()
+        self.oracle = ParetoOracle(
+            objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
+            max_trials=max_trials, population_size=population_size, constraints=self.constraints,
+            seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
+                              overwrite=False)
+        self._write_meta()
+        self._enqueue_baselines(baselines)
+        self._bar = None
+
+    # ------------------------------------------------------------------ setup helpers
+    def _meta(self) -> dict:
+        return {"objectives": [[o.name, o.direction] for o in self.objectives],
+                "constraints": [str(c) for c in self.constraints],
+                "space": self.space.to_dict(), "hyperparameters": sorted(h.name for h in self.space.hyperparameters().space)}
+
+    def _check_resume_compatible(self):
+        path = os.path.join(self.project_dir, "kerasnac.json")
+        if not os.path.isfile(path):
+            return
+        with open(path) as f:
+            old = json.load(f)
+        new = json.loads(json.dumps(self._meta()))
+        for key, what in (("objectives", "objectives"), ("hyperparameters", "search space")):
+            if old.get(key) != new.get(key):
+                raise ConfigError(
+                    f"{self.project_dir} holds a search with different {what} ({old.get(key)} vs {new.get(key)}). "
+                    "Resume with the same settings, use another project_name, or pass overwrite=True to start over."
+                )
+
+    def _write_meta(self):
+        os.makedirs(self.project_dir, exist_ok=True)
+        _atomic_text(os.path.join(self.project_dir, "kerasnac.json"), json.dumps(self._meta(), indent=1, default=str))
+
+    def _enqueue_baselines(self, baselines):
+        if baselines is False or baselines is None:
+            return
+        todo = dict(self.space.baselines) if baselines is True or baselines == "space" else {}
+        if isinstance(baselines, dict):
+            todo.update({k: self.space.baseline_values(v, name=k) for k, v in baselines.items()})
+        already = set(self.oracle.baselines.values()) | {n for _, n in getattr(self.oracle, "_baseline_queue", [])}
+        for name, values in todo.items():
+            if name not in already:
+                self.oracle.enqueue(values, name=name)
+
+    # ------------------------------------------------------------------ search
+    def fit(self, x, y=None, *, validation_data=None, validation_split: float = 0.2, epochs: int = 5,
+            batch_size: int = 256):
+        """Run the global search (or continue it up to ``max_trials``).
+
+        ``x``/``y`` are numpy arrays (validated against the space before any training) or a
+        batched ``tf.data.Dataset`` of ``(x, y)`` with ``validation_data`` as a Dataset.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
+        train, val, mode, val_arrays = _data.make_datasets(self.space, x, y, validation_data, validation_split,
+                                                           batch_size, self.seed)
+        if mode != "regression":
+            self.space.label_mode = mode
+        self._open_bar()
+        try:
+            self.tuner.search(train, val, epochs, val_arrays, verbose=0)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            self._write_results()
+        return self
+
+    def _open_bar(self):
+        if not self.verbose:
+            return
+        from tqdm.auto import tqdm
+
+        done = sum(1 for t in self.oracle.trials.values() if str(t.status) in ("COMPLETED", "FAILED", "INVALID"))
+        self._bar = tqdm(total=self.max_trials, initial=done, desc="kerasnac", unit="trial")
+
+    def _on_trial_end(self, trial):
+        df = self._write_results()
+        if self._bar is None:
+            return
+        done = df[df["status"] == "COMPLETED"] if not df.empty else df
+        post = {"front": int(done["on_front"].sum()) if not done.empty else 0,
+                "failed": int((df["status"] != "COMPLETED").sum()) if not df.empty else 0}
+        for o in self.objectives:
+            if not done.empty:
+                best = done[o.name].max() if o.direction == "max" else done[o.name].min()
+                post[o.name] = f"{best:.4g}"
+        self._bar.set_postfix(post, refresh=False)
+        self._bar.update(1)
+
+    def _write_results(self) -> pd.DataFrame:
+        df = self.trials_dataframe()
+        if not df.empty:
+            results.write_csv_atomic(df, os.path.join(self.project_dir, "trials.csv"))
+            results.write_csv_atomic(df[df["on_front"]], os.path.join(self.project_dir, "pareto_front.csv"))
+        return df
+
+    # ------------------------------------------------------------------ results
+    def trials_dataframe(self) -> pd.DataFrame:
+        """One row per trial: status, architecture, objectives, costs, metrics, Pareto rank, hyperparameters."""
+        trials = list(self.oracle.trials.values())
+        return results.trials_dataframe(trials, self.objectives, self.oracle.rank_trials(),
+                                        self.oracle.baselines, self.space.describe)
+
+    def pareto_front(self) -> pd.DataFrame:
+        """The non-dominated feasible trials, sorted by the first objective."""
+        df = self.trials_dataframe()
+        if df.empty:
+            return df
+        front = df[df["on_front"]]
+        o = self.objectives[0]
+        return front.sort_values(o.name, ascending=o.direction == "min").reset_index(drop=True)
+
+    def plot_pareto(self, path: str | None = None):
+        """Matplotlib figure of all trials with the front highlighted and baselines marked."""
+        return results.plot_pareto(self.trials_dataframe(), self.objectives, path=path)
+
+    def best_trials(self, n: int = 1):
+        return self.oracle.get_best_trials(n)
+
+    def best_models(self, n: int = 1):
+        """Compiled tf_keras QKeras models of the ``n`` best trials in Pareto order, with their weights."""
+        return [self.tuner.load_model(t) for t in self.best_trials(n)]
+
+    def summary(self, print_fn=print) -> str:
+        """A short readable report of the search."""
+        df = self.trials_dataframe()
+        n_done = int((df["status"] == "COMPLETED").sum()) if not df.empty else 0
+        lines = [f"kerasnac search '{self.project_dir}': {len(df)} trials, {n_done} completed, "
+                 f"{len(df) - n_done} not completed",
+                 "objectives: " + ", ".join(f"{o.name} ({o.direction})" for o in self.objectives)]
+        if self.constraints:
+            lines.append("constraints: " + ", ".join(str(c) for c in self.constraints))
+        front = self.pareto_front()
+        if not front.empty:
+            cols = ["trial_id", "architecture"] + [o.name for o in self.objectives]
+            extra = [c for c in ("params", "bops", "lut", "dsp") if c in front and c not in cols]
+            lines.append(f"Pareto front ({len(front)} trials):")
+            lines.append(front[cols + extra].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        failed = df[df["status"] != "COMPLETED"] if not df.empty else df
+        if not failed.empty:
+            common = failed["reason"].value_counts()
+            lines.append(f"failures: {len(failed)}; most common: {common.index[0]!r}" if len(common) else "")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+
+def _check_writable(directory: str):
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".kerasnac_write_test"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"directory {directory!r} is not writable ({e.strerror}). Pass directory= a folder you "
+                          "can write to.") from None
+
+
+def _atomic_text(path: str, text: str):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+__all__ = ["KerasNAC", "Objective"]
