@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-command set-up for a fresh machine.
+#   bash dev.sh demo    create .venv, install, run a small global search and save the Pareto plot
+#   bash dev.sh test    create or reuse .venv, install, run the default (fast) test suite
+#   bash dev.sh slow    same, but the slow tests (-m slow)
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.kerasnac-installed
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps -e .
+  touch "$stamp"
+fi
+case "${1:-test}" in
+  demo) shift; .venv/bin/python -m kerasnac.demo "$@" ;;
+  test) shift; .venv/bin/python -m pytest -q -n 2 -m "not slow" "$@" ;;
+  slow) shift; .venv/bin/python -m pytest -q -m slow "$@" ;;
+  *) echo "usage: bash dev.sh [demo|test|slow]" >&2; exit 2 ;;
+esac
