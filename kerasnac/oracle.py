@@ -217,8 +217,8 @@ class ParetoOracle(kt.Oracle):
         self.constraints = [Constraint.parse(c) for c in (constraints or [])]
         self._objectives = _objective_pairs(self.objective)
 
-        # Baselines waiting to run: [{"values": {...}, "name": str}], and {trial_id: name}.
-        self._baseline_queue: list[dict] = []
+        # Baselines waiting to run, as [values, name] pairs; and {trial_id: name} of those run.
+        self._baseline_queue: list[list] = []
         self.baselines: dict[str, str] = {}
         # Trials proposed after the initial population; generation = this // population_size.
         self._n_offspring = 0
@@ -242,7 +242,12 @@ class ParetoOracle(kt.Oracle):
                 raise ValueError(f"Baseline {name!r}: value {value!r} is not allowed for {known[0]!r}.")
         if name is None:
             name = f"baseline_{len(self.baselines) + len(self._baseline_queue)}"
-        self._baseline_queue.append({"values": dict(values), "name": str(name)})
+        self._baseline_queue.append([dict(values), str(name)])
+
+    @property
+    def pending_baselines(self) -> list[str]:
+        """Names of the enqueued baselines that have not been proposed yet."""
+        return [name for _, name in self._baseline_queue]
 
     @property
     def generation(self) -> int:
@@ -298,12 +303,12 @@ class ParetoOracle(kt.Oracle):
         """Baselines, then ``population_size`` random draws, then NSGA-II offspring."""
         n_created = len(self.trials)
         while self._baseline_queue:
-            item = self._baseline_queue.pop(0)
-            values = self._complete_values(item["values"])
+            given, name = self._baseline_queue.pop(0)
+            values = self._complete_values(given)
             if self._duplicate(values):
-                logger.warning("Baseline %r was already tried; skipping it.", item["name"])
+                logger.warning("Baseline %r was already tried; skipping it.", name)
                 continue
-            self.baselines[trial_id] = item["name"]
+            self.baselines[trial_id] = name
             return {"status": TrialStatus.RUNNING, "values": values}
 
         if n_created < self.population_size:
@@ -336,7 +341,7 @@ class ParetoOracle(kt.Oracle):
         self.crossover_prob = state["crossover_prob"]
         self.mutation_prob = state["mutation_prob"]
         self.constraints = [Constraint.parse(c) for c in state["constraints"]]
-        self._baseline_queue = [dict(b) for b in state["baseline_queue"]]
+        self._baseline_queue = [[dict(v), n] for v, n in state["baseline_queue"]]
         self.baselines = dict(state["baselines"])
         self._n_offspring = state["n_offspring"]
         self._parent_ids = list(state["parent_ids"])

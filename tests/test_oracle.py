@@ -188,6 +188,7 @@ def test_state_keeps_baseline_queue(tmp_path):
     oracle.enqueue({"width": 16}, name="a")
     oracle.enqueue({"width": 24}, name="b")
     run(oracle, 1)
+    assert oracle.pending_baselines == ["b"]
     other = make_oracle(tmp_path, "q")
     other.reload()
     assert other.baselines == {other.start_order[0]: "a"}  # ids are "0000".. with max_trials=None
@@ -259,3 +260,49 @@ def test_nsga2_beats_random_search(tmp_path):
         rand.append(hv([zdt_objectives(v) for v in run(random_oracle, n)]))
     assert np.median(nsga) > 1.25 * np.median(rand), (nsga, rand)
     assert min(nsga) > max(rand), (nsga, rand)
+
+
+def test_parallel_workers_before_results(tmp_path):
+    """Several tuners ask for trials before any result is in: random draws, no duplicates."""
+    oracle = make_oracle(tmp_path, population_size=2, max_trials=30)
+    proposed, done = [], 0
+    while True:
+        batch = [oracle.create_trial(f"tuner{k}") for k in range(4)]
+        batch = [t for t in batch if t.status == "RUNNING"]
+        if not batch:
+            break
+        for t in batch:
+            proposed.append(dict(t.hyperparameters.values))
+            f1, f2 = zdt_objectives(t.hyperparameters.values)
+            oracle.update_trial(t.trial_id, {"f1": f1, "f2": f2})
+            t.status = "COMPLETED"
+            oracle.end_trial(t)
+            done += 1
+    assert done == len(proposed) == 30
+    assert len({oracle._compute_values_hash(v) for v in proposed}) == 30
+    assert len(oracle.rank_trials()) == 30
+
+
+class _SyntheticTuner(kt.Tuner):
+    def run_trial(self, trial, *args, **kwargs):
+        f1, f2 = zdt_objectives(trial.hyperparameters.values)
+        return {"f1": f1, "f2": f2, "multi_objective": f1 + f2}
+
+
+def test_runs_inside_a_keras_tuner_and_resumes(tmp_path, capsys):
+    def tuner(max_trials):
+        oracle = ParetoOracle(OBJECTIVES, max_trials=max_trials, population_size=4, seed=5,
+                              hyperparameters=make_space())
+        return _SyntheticTuner(oracle=oracle, directory=str(tmp_path), project_name="t")
+
+    first = tuner(8)
+    first.oracle.enqueue({"act": "elu"}, name="b0")
+    first.search(verbose=0)
+    assert len(first.oracle.trials) == 8 and first.oracle.baselines == {"0": "b0"}
+    resumed = tuner(12)  # overwrite=False: reloads oracle.json and the trials
+    assert resumed.oracle.baselines == {"0": "b0"} and len(resumed.oracle.trials) == 8
+    resumed.search(verbose=0)
+    assert len(resumed.oracle.trials) == 12
+    assert all(t.status == "COMPLETED" for t in resumed.oracle.trials.values())
+    best = resumed.oracle.get_best_trials(1)[0]
+    assert best.trial_id in resumed.oracle.pareto_front_ids()
