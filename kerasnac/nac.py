@@ -116,7 +116,7 @@ class KerasNAC:
         todo = dict(self.space.baselines) if baselines is True or baselines == "space" else {}
         if isinstance(baselines, dict):
             todo.update({k: self.space.baseline_values(v, name=k) for k, v in baselines.items()})
-        already = set(self.oracle.baselines.values()) | {n for _, n in getattr(self.oracle, "_baseline_queue", [])}
+        already = set(self.oracle.baselines.values()) | set(self.oracle.pending_baselines)
         for name, values in todo.items():
             if name not in already:
                 self.oracle.enqueue(values, name=name)

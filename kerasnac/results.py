@@ -44,7 +44,8 @@ def trials_dataframe(trials, objectives, ranks: dict, baselines: dict, describe)
     if df.empty:
         return df
     df["pareto_rank"] = df["pareto_rank"].astype("Int64") if df["pareto_rank"].notna().any() else df["pareto_rank"]
-    return df.sort_values("trial_id", kind="stable").reset_index(drop=True)
+    order = pd.to_numeric(df["trial_id"], errors="coerce")
+    return df.iloc[np.lexsort((df["trial_id"].to_numpy(str), order.to_numpy(float)))].reset_index(drop=True)
 
 
 def _safe(fn, values):
