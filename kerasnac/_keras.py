@@ -20,8 +20,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Known-harmless warnings that QKeras triggers on every model save and build.
+warnings.filterwarnings("ignore", message=r".*keras\.constraints\.serialize\(\)", category=UserWarning)
+warnings.filterwarnings("ignore", message=r".*initializer \w+ is unseeded", category=UserWarning)
 
 
 class KerasVersionError(ImportError):

@@ -70,6 +70,7 @@ class KerasNAC:
         for c in self.constraints:
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
+        self._descriptions: dict = {}
         self.project_dir = os.path.join(directory, project_name)
         _check_writable(directory)
         if overwrite and os.path.isdir(self.project_dir):
@@ -179,7 +180,13 @@ class KerasNAC:
         """One row per trial: status, architecture, objectives, costs, metrics, Pareto rank, hyperparameters."""
         trials = list(self.oracle.trials.values())
         return results.trials_dataframe(trials, self.objectives, self.oracle.rank_trials(),
-                                        self.oracle.baselines, self.space.describe)
+                                        self.oracle.baselines, self._describe)
+
+    def _describe(self, values: dict) -> str:
+        key = tuple(sorted(values.items()))
+        if key not in self._descriptions:
+            self._descriptions[key] = self.space.describe(values)
+        return self._descriptions[key]
 
     def pareto_front(self) -> pd.DataFrame:
         """The non-dominated feasible trials, sorted by the first objective."""
