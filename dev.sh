@@ -16,9 +16,11 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ setup.py -nt "$st
   .venv/bin/python -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
+# TensorFlow's C++ start-up lines cannot be switched off by environment variables; drop them.
+quiet() { "$@" 2>&1 | grep --line-buffered -v -E '^(I0000|E0000|W0000|WARNING: All log messages before absl)'; }
 case "${1:-test}" in
-  demo) shift; .venv/bin/python -m kerasnac.demo "$@" ;;
-  test) shift; .venv/bin/python -m pytest -q -n 2 -m "not slow" "$@" ;;
-  slow) shift; .venv/bin/python -m pytest -q -m slow "$@" ;;
+  demo) shift; quiet .venv/bin/python -m kerasnac.demo "$@" ;;
+  test) shift; quiet .venv/bin/python -m pytest -q -n 2 -m "not slow" "$@" ;;
+  slow) shift; quiet .venv/bin/python -m pytest -q -m slow "$@" ;;
   *) echo "usage: bash dev.sh [demo|test|slow]" >&2; exit 2 ;;
 esac
