@@ -1,7 +1,11 @@
 """Datasets made offline: generators in the package and loaders of files a user points to."""
 
+from ._bragg import (bragg_baseline, bragg_centroid, bragg_distance, bragg_fit_pseudo_voigt, bragg_metrics,
+                     bragg_peaks, load_bragg_hdf5, load_braggnn_frames, make_bragg_peaks)
 from ._toy_jets import CLASSES as JET_CLASSES
 from ._toy_jets import FEATURES as JET_FEATURES
 from ._toy_jets import split_and_scale, toy_jets_hlf
 
-__all__ = ["toy_jets_hlf", "split_and_scale", "JET_CLASSES", "JET_FEATURES"]
+__all__ = ["toy_jets_hlf", "split_and_scale", "JET_CLASSES", "JET_FEATURES",
+           "bragg_peaks", "make_bragg_peaks", "bragg_distance", "bragg_metrics", "bragg_baseline",
+           "bragg_fit_pseudo_voigt", "bragg_centroid", "load_bragg_hdf5", "load_braggnn_frames"]
