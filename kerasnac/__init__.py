@@ -8,8 +8,10 @@ Import kerasnac before TensorFlow: it selects Keras 2 (tf_keras), which QKeras n
 """
 
 from . import _keras  # noqa: F401  (must come first: binds tf_keras)
-from . import costs, datasets, space
+from . import callbacks, costs, datasets, local, space
+from .callbacks.pruning import Pruning
 from .errors import ConfigError, DataError, KerasNACError, SpaceError
+from .local import LocalSearch, local_search
 from .nac import KerasNAC
 from .objectives import Objective
 from .oracle import Constraint, ParetoOracle
@@ -17,5 +19,5 @@ from .space import Block, SearchSpace, register_block
 
 __version__ = "0.1.0"
 
-__all__ = ["KerasNAC", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
+__all__ = ["KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
            "costs", "datasets", "space", "KerasNACError", "SpaceError", "DataError", "ConfigError"]

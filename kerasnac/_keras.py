@@ -54,6 +54,17 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 
+class _DropRetracingNotes:
+    """Every trial builds new models, so TensorFlow's 'triggered tf.function retracing' note is expected."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_DropRetracingNotes())
+warnings.filterwarnings("ignore", message=r".*saving your model as an HDF5 file", category=UserWarning)
+
+
 @contextlib.contextmanager
 def keras2_as_keras():
     """Temporarily make ``import keras`` return tf_keras (for keras-tuner and hls4ml)."""

@@ -9,7 +9,7 @@ import time
 from . import costs
 from ._keras import keras, kt
 
-WEIGHTS_FILE = "model.weights.h5"
+WEIGHTS_FILE = "model_weights.h5"  # legacy h5 weights only (no optimizer state)
 
 
 class NACTuner(kt.Tuner):

@@ -39,6 +39,11 @@ class KerasNAC:
             ``{name: config}`` adds more; ``False`` skips them.
         cost_options: passed to the cost model, e.g. ``{"input_bits": 16, "reuse_factor": 1}``.
         fit_callbacks: extra Keras callbacks for every trial's ``fit`` (e.g. EarlyStopping).
+        local_search: a :class:`kerasnac.LocalSearch`; after the global search its best
+            candidates get training-HPO, QAT at several precisions and pruning.
+        callbacks: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
+            ``HLS4MLExport``), applied to every final candidate (the local stage's variants, or
+            the global front when there is no local stage).
         verbose: 1 shows a progress bar, 0 is silent.
 
     Example:
@@ -52,7 +57,7 @@ class KerasNAC:
                  population_size: int = 20, constraints=None, directory: str = "runs",
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
-                 verbose: int = 1):
+                 local_search=None, callbacks=(), verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -64,6 +69,17 @@ class KerasNAC:
         self.objectives = _objectives.resolve(objectives, space.metric_names)
         self.max_trials, self.seed, self.verbose = max_trials, int(seed), verbose
         self.cost_options = dict(cost_options or {})
+        from .callbacks import Callback
+        from .local import LocalSearch
+
+        if local_search is not None and not isinstance(local_search, LocalSearch):
+            raise ConfigError(f"local_search must be a kerasnac.LocalSearch, got {type(local_search).__name__}.")
+        self.local_search = local_search
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise ConfigError(f"callbacks must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}.")
+        self._final_rows: list[dict] = []
         self.fit_callbacks = list(fit_callbacks)
         known = set(space.metric_names) | set(costs.available_costs()) | {o.name for o in self.objectives}
         self.constraints = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in (constraints or [])]
@@ -144,7 +160,74 @@ class KerasNAC:
                 self._bar.close()
                 self._bar = None
             self._write_results()
+        if self.local_search is not None or self.callbacks:
+            if isinstance(x, np.ndarray) or not hasattr(x, "element_spec"):
+                self._final_stage(x, y, validation_data, validation_split, epochs, batch_size)
+            else:
+                print("kerasnac: the local stage and callbacks need numpy arrays; skipped for tf.data input.")
+        for cb in self.callbacks:
+            cb.on_search_end(self)
         return self
+
+    # ------------------------------------------------------------------ local stage and callbacks
+    def _final_stage(self, x, y, validation_data, validation_split, epochs, batch_size):
+        from .local import LocalData, final_table
+        from .local._stage import _row
+
+        if validation_data is None:
+            (x, y), (xv, yv) = _data.split(np.asarray(x, "float32"), np.asarray(y), validation_split, self.seed)
+        else:
+            xv, yv = validation_data
+        data = LocalData(np.asarray(x, "float32"), np.asarray(y), np.asarray(xv, "float32"), np.asarray(yv),
+                         seed=self.seed, batch_size=batch_size)
+        directory = os.path.join(self.project_dir, "final")
+        extra = {o.name: (lambda fn: (lambda m, v: o.compute(m, v)))(o.fn) for o in self.objectives if o.fn}
+        metric = next((o for o in self.objectives if o.name.startswith("val_")), None)
+        monitor, direction = (metric.name, metric.direction) if metric else ("val_loss", "min")
+        self._final_rows = []
+        if self.local_search is not None:
+            ls = self.local_search
+            trials = ([self.oracle.trials[t] for t in ls.trial_ids] if ls.trial_ids else self.best_trials(ls.top_k))
+        else:
+            front = set(self.oracle.pareto_front_ids())
+            trials = [t for t in self.best_trials(len(front)) if t.trial_id in front]
+        for trial in trials:
+            lineage = {"trial_id": trial.trial_id, "architecture": self._describe(trial.hyperparameters.values)}
+            cid = f"t{trial.trial_id}"
+            if self.verbose:
+                print(f"kerasnac: final stage for trial {trial.trial_id} ({lineage['architecture']})")
+            try:
+                model = self.tuner.load_model(trial)
+                if self.local_search is not None:
+                    rows = self.local_search.refine(model, data, candidate_id=cid, lineage=lineage, directory=directory,
+                                                    monitor=monitor, direction=direction, epochs=epochs,
+                                                    callbacks=self.callbacks, extra_metrics=extra, task=self.space.task,
+                                                    log=print if self.verbose else (lambda *a: None))
+                else:
+                    rows = [_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data, directory=directory,
+                                 callbacks=self.callbacks, extra_metrics=extra, task=self.space.task)]
+            except Exception as e:  # one candidate never stops the others
+                from .local._stage import _error_row
+
+                rows = [_error_row(cid, {**lineage, "stage": "final"}, e)]
+            self._final_rows.extend(rows)
+            final_table(self._final_rows, self._final_objectives())  # validates columns early
+            results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
+
+    def _final_objectives(self):
+        return [(o.name, o.direction) for o in self.objectives]
+
+    def final_front(self) -> pd.DataFrame:
+        """Every model of the final stage (global candidates, HPO, QAT and pruned variants) with its
+        lineage (trial, precision, sparsity), metrics, costs, callback columns (e.g. hls4ml C-sim
+        agreement, HLS project), ``pareto_rank`` and ``on_front``; front first."""
+        from .local import final_table
+
+        df = final_table(self._final_rows, self._final_objectives())
+        if df.empty:
+            return df
+        key = df["pareto_rank"].astype("float").fillna(np.inf)
+        return df.assign(_k=key).sort_values(["_k", "candidate_id"]).drop(columns="_k").reset_index(drop=True)
 
     def _open_bar(self):
         if not self.verbose:

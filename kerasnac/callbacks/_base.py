@@ -58,6 +58,7 @@ class Candidate:
             "sparsity": 0.8}``.
         task: ``"classification"`` or ``"regression"``.
         validation_data: ``(x_val, y_val)`` numpy arrays (a sample is enough for checks).
+        train_data: ``(x, y)`` numpy arrays, for callbacks that fine-tune (e.g. pruning).
         output_dir: a directory reserved for this candidate's files.
         metrics: what is known so far (accuracy, BOPs, ...), read-only for callbacks.
     """
@@ -69,6 +70,7 @@ class Candidate:
     validation_data: tuple | None = None
     output_dir: str = "."
     metrics: dict = dataclasses.field(default_factory=dict)
+    train_data: tuple | None = None
 
     def path(self, *parts: str) -> str:
         os.makedirs(self.output_dir, exist_ok=True)
