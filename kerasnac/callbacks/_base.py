@@ -21,24 +21,18 @@ import dataclasses
 import os
 from typing import Any
 
-_CALLBACKS: dict[str, type["Callback"]] = {}
+from .._registry import ClassRegistry
+
+_CALLBACKS = ClassRegistry(lambda: Callback, "name", "callback")
 
 
 def register_callback(name: str):
     """Class decorator registering a :class:`Callback` subclass under ``name``."""
-
-    def deco(cls):
-        if not issubclass(cls, Callback):
-            raise TypeError(f"{cls.__name__} must subclass kerasnac.callbacks.Callback")
-        cls.name = name
-        _CALLBACKS[name] = cls
-        return cls
-
-    return deco
+    return _CALLBACKS.register(name)
 
 
 def available_callbacks() -> list[str]:
-    return sorted(_CALLBACKS)
+    return _CALLBACKS.names()
 
 
 def get_callback(name: str, **kwargs) -> "Callback":

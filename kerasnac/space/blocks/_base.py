@@ -17,28 +17,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..._registry import ClassRegistry
 from ...errors import SpaceError
 
-_BLOCKS: dict[str, type["Block"]] = {}
+_BLOCKS = ClassRegistry(lambda: Block, "type_name", "block")
 #: names that mean "this stage may be skipped"
 SKIP_ALIASES = ("skip", "none")
 
 
 def register_block(name: str):
     """Class decorator that registers a :class:`Block` subclass under ``name``."""
-
-    def deco(cls):
-        if not issubclass(cls, Block):
-            raise TypeError(f"{cls.__name__} must subclass kerasnac.space.Block")
-        cls.type_name = name
-        _BLOCKS[name] = cls
-        return cls
-
-    return deco
+    return _BLOCKS.register(name)
 
 
 def available_blocks() -> list[str]:
-    return sorted(_BLOCKS)
+    return _BLOCKS.names()
 
 
 def get_block(name: str, where: str = "") -> "Block":
