@@ -1,0 +1,165 @@
+"""Per-candidate costs from the *same* cost model: tiny probe models run through ``costs.layer_table``.
+
+A probe is one candidate layer in its context: a ``keras.Input`` of the candidate's input shape, the
+layer(s) built by the same ``Quant`` factories / block helpers that ``space.assemble`` uses, and
+``layer_table(..., input_bits=<input width>)``. Results are cached per (layer kind, input shape,
+input bits, parameters, bit widths).
+
+Building a QKeras layer costs ~40 ms (TensorFlow traces its quantizers), so a probe is built once per
+*structure* (shapes, units, activation) and its bit widths are then set by swapping the quantizer
+objects that the cost handlers read (``kernel_quantizer_internal``, ``QActivation.quantizer``) before
+each ``layer_table`` call. The agreement tests check that a one-hot expected cost equals
+``costs.evaluate`` on the model that ``space.assemble`` builds.
+
+The cost is a sum over layer-table rows, so it must be *additive over layers*: the built-in table
+costs (params, macs, bops, lut, ff, dsp, bram, ebops; latency_cycles as the sum along the chain), a
+weighted sum of them, or a callable on one row (a candidate layer's config).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+
+from .. import costs
+from .._keras import keras, qkeras
+from ..space import Quant
+from ..space.blocks.conv import conv_layer
+from ..space.blocks.mlp import dense_stack
+from ._choices import NotRelaxableError
+
+_get_quantizer = qkeras.quantizers.get_quantizer
+
+
+def resolve_cost(cost, where="cost") -> Callable | None:
+    """``cost`` → ``fn(sub_table) -> float``, additive over the rows of a layer table.
+
+    Accepts a registered cost name, a ``{name: weight}`` dict, ``kn.costs.weighted(...)``, or any
+    callable ``fn(row: dict) -> float`` on one layer-table row (columns of ``costs.layer_table``).
+    """
+    if cost is None:
+        return None
+    if isinstance(cost, str):
+        c = costs.get_cost(cost)
+        if not c.uses_table:
+            raise NotRelaxableError(
+                f"{where}: {cost!r} is a model-level cost (fn(model)); the gradient search needs costs that are "
+                "additive over layers. Pass a callable fn(row) on one layer-table row instead.")
+        return lambda table: float(c.fn(table)) if len(table) else 0.0
+    weights = cost if isinstance(cost, dict) else getattr(cost, "weights", None)
+    if isinstance(weights, dict):
+        fns = {k: resolve_cost(k, where) for k in weights}
+        return lambda table: float(sum(w * fns[k](table) for k, w in weights.items()))
+    if callable(cost):
+        return lambda table: float(sum(float(cost(row)) for row in table.to_dict("records")))
+    raise TypeError(f"{where}: expected a cost name, a dict of weights, kn.costs.weighted(...) or a callable on "
+                    f"a layer row, got {cost!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _wq(bits):
+    s = Quant(weight_bits=bits).kernel_quantizer()
+    return None if s is None else _get_quantizer(s)
+
+
+@functools.lru_cache(maxsize=None)
+def _aq(act, bits):
+    return _get_quantizer(Quant(activation_bits=bits).activation_quantizer(act))
+
+
+def _swap(model, wb=None, act=None, ab=None):
+    """Set the bit widths that the cost handlers read on every quantized layer of a probe."""
+    for layer in model.layers:
+        if wb is not None and hasattr(layer, "kernel_quantizer_internal"):
+            q = _wq(wb)
+            layer.kernel_quantizer_internal = layer.kernel_quantizer = q
+            layer.bias_quantizer_internal = layer.bias_quantizer = q
+            layer.quantizers = [q, q]
+        elif ab is not None and ab < 32 and isinstance(layer, qkeras.QActivation):
+            layer.quantizer = layer.activation = _aq(act, ab)
+
+
+class Prober:
+    """Cached costs of candidate layers. ``metrics``: ``{name: fn(sub_table) -> float}``."""
+
+    def __init__(self, metrics: dict, cost_options: dict | None = None):
+        self.metrics = dict(metrics)
+        self.names = list(self.metrics)
+        self.opts = dict(cost_options or {})
+        self.opts.pop("input_bits", None)
+        self._structs: dict = {}
+        self._cache: dict = {}
+        self.n_tables = 0
+
+    def zero(self):
+        return np.zeros(len(self.names))
+
+    def _vec(self, table):
+        return np.array([fn(table) for fn in self.metrics.values()], dtype="float64")
+
+    def _probe(self, key, build, select, b_in, wb=None, act=None, ab=None):
+        """Cost vector and output bits of the rows ``select(table)`` of the structure ``key``
+        (``build(name) -> (input, output)``, built once) with bit widths ``wb``/``ab`` swapped in."""
+        full = (key, wb, act, ab, b_in)
+        if full in self._cache:
+            return self._cache[full]
+        if key not in self._structs:
+            name = f"p{len(self._structs)}"
+            inp, out = build(name)
+            self._structs[key] = keras.Model(inp, out, name=name)
+        model = self._structs[key]
+        _swap(model, wb, act, ab)
+        self.n_tables += 1
+        t = select(costs.layer_table(model, input_bits=b_in, **self.opts))
+        res = (self._vec(t), float(t["out_bits"].iloc[-1]) if len(t) else float(b_in))
+        self._cache[full] = res
+        return res
+
+    # ------------------------------------------------------------------ candidate layers
+    def dense(self, in_shape, b_in, units, wb):
+        """The QDense of ``blocks.mlp.dense_stack`` (its row only)."""
+        def build(name):
+            inp = keras.Input(tuple(in_shape))
+            cfg = {"layers": 1, "units_0": int(units), "batchnorm": False, "activation": "linear"}
+            return inp, dense_stack(inp, cfg, Quant(weight_bits=8), name)
+
+        return self._probe(("dense", tuple(in_shape), int(units)), build, lambda t: t.iloc[:1], b_in, wb=wb)
+
+    def conv(self, in_shape, b_in, filters, kernel_size, padding, wb):
+        """The QConv of ``blocks.conv.conv_layer`` (its row only)."""
+        def build(name):
+            inp = keras.Input(tuple(in_shape))
+            cfg = {"kernel_size": int(kernel_size), "padding": padding, "batchnorm": False, "activation": "linear"}
+            return inp, conv_layer(inp, int(filters), cfg, Quant(weight_bits=8), name)
+
+        key = ("conv", tuple(in_shape), int(filters), int(kernel_size), padding)
+        return self._probe(key, build, lambda t: t.iloc[:1], b_in, wb=wb)
+
+    def post(self, kind, shape, b_in, bn, act, ab, wb):
+        """[BatchNorm] → activation after a QDense (``kind="dense"``) or QConv (``"conv"``) of width
+        ``shape[-1]`` and weight bits ``wb`` (which decide whether hls4ml fuses the BatchNorm), as
+        ``dense_stack`` / ``conv_layer`` build them (their rows after the weighted layer)."""
+        a_float = ab >= 32
+
+        def build(name):
+            inp = keras.Input(tuple(shape))
+            q = Quant(weight_bits=8, activation_bits=32 if a_float else 8)
+            if kind == "dense":
+                cfg = {"layers": 1, "units_0": int(shape[-1]), "batchnorm": bool(bn), "activation": act}
+                return inp, dense_stack(inp, cfg, q, name)
+            cfg = {"kernel_size": 1, "padding": "same", "batchnorm": bool(bn), "activation": act}
+            return inp, conv_layer(inp, int(shape[-1]), cfg, q, name)
+
+        key = ("post", kind, tuple(shape), bool(bn), act, a_float)
+        return self._probe(key, build, lambda t: t.iloc[1:], b_in, wb=wb, act=act, ab=ab)
+
+    def layers(self, kind, in_shape, b_in, build, wb=None):
+        """Any fixed structure ``build(x, name) -> y`` (pooling, softmax, attention); ``wb`` swaps the
+        weight bits of every quantized layer in it. Returns ``(cost vector, out bits)``."""
+        def build_model(name):
+            inp = keras.Input(tuple(in_shape))
+            return inp, build(inp, name)
+
+        return self._probe(("layers", kind, tuple(in_shape)), build_model, lambda t: t, b_in, wb=wb)

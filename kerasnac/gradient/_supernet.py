@@ -1,0 +1,186 @@
+"""The supernet of a SearchSpace: one relaxed stage per stage of the space, then the head."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._keras import keras, tf
+from ..space import _params
+from ..space._space import HEAD_QUANT_KEYS
+from ..space.blocks import get_block
+from ._blocks import get_relaxer
+from ._choices import ChoiceSet, NotRelaxableError, joint, p_of
+from ._expected import Dist, Modes, Unit, mix
+from ._ops import QuantMix, canvas_rows, pad_channels
+
+
+class Stage(keras.layers.Layer):
+    """A stage: a mixed op over its block types (skip included), outputs padded to one canvas."""
+
+    def __init__(self, st: dict, cs: ChoiceSet, in_shape: tuple, where: str, **kw):
+        super().__init__(name=st["name"], **kw)
+        self.stage_name = st["name"]
+        types = list(st["blocks"])
+        self.block_c = cs.declare(f"{self.stage_name}/block", types, where) if len(types) > 1 else \
+            cs.declare(f"{self.stage_name}/block", types[0], where)
+        self.blocks = {}
+        for t in self.block_c.values:
+            rank = len(in_shape)
+            if rank not in get_block(t).input_ranks:
+                raise NotRelaxableError(f"{where}: block {t!r} cannot take a rank-{rank} input here; fix {self.block_c.name}.")
+            self.blocks[t] = get_relaxer(t, f"{where}.{t}")(self.stage_name, t, st["blocks"][t], cs, in_shape,
+                                                            f"{where}.{t}", name=f"{self.stage_name}_{t}")
+        shapes = [b.out_shape for b in self.blocks.values()]
+        if len({len(s) for s in shapes}) > 1 or len({s[:-1] for s in shapes}) > 1:
+            raise NotRelaxableError(
+                f"{where}: the block types {list(self.blocks)} give outputs of different shapes {shapes} (e.g. an mlp "
+                f"that flattens next to a skip), which a weighted sum cannot mix. Fix {self.block_c.name}.")
+        self.out_shape = shapes[0][:-1] + (max(s[-1] for s in shapes),)
+
+    def call(self, x, P, training=None):
+        if len(self.blocks) == 1:
+            (b,) = self.blocks.values()
+            return pad_channels(b(x, P=P, training=training), self.out_shape[-1])
+        p = p_of(self.block_c, P)
+        return tf.add_n([p[i] * pad_channels(self.blocks[t](x, P=P, training=training), self.out_shape[-1])
+                         for i, t in enumerate(self.block_c.values)])
+
+    def plan(self, keys, prober):
+        for b in self.blocks.values():
+            b.plan(keys, prober)
+        return self
+
+    def cost(self, dist, P):
+        p = p_of(self.block_c, P)
+        parts, total = [], 0.0
+        for i, t in enumerate(self.block_c.values):
+            c, d = self.blocks[t].cost(dist, P)
+            total = total + p[i] * c
+            parts.append((p[i], d))
+        return total, mix(parts)
+
+
+class Head(keras.layers.Layer):
+    """Flatten → QDense(n_out) with mixed weight bits → softmax (classification)."""
+
+    def __init__(self, space, cs: ChoiceSet, in_shape: tuple, **kw):
+        super().__init__(name="head", **kw)
+        self.space, self.in_shape = space, tuple(in_shape)
+        self.n_out = space.num_classes if space.task == "classification" else space.n_outputs
+        self.qm = QuantMix(cs, "head", space.head_quant, "head", keys=HEAD_QUANT_KEYS)
+        self.kernel = self.add_weight("kernel", (int(np.prod(self.in_shape)), self.n_out), initializer="lecun_uniform")
+        self.bias = self.add_weight("bias", (self.n_out,), initializer="zeros")
+
+    def call(self, x, P, training=None):
+        if len(x.shape) > 2:
+            x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+        y = tf.matmul(x, self.qm.kernel(self.kernel, P)) + self.qm.bias(self.bias, P)
+        return tf.nn.softmax(y) if self.space.task == "classification" else y
+
+    def plan(self, keys, prober):
+        from ..space import Quant
+
+        self.modes = Modes([])
+        classification = self.space.task == "classification"
+
+        def build(x, name):
+            if len(x.shape) > 2:
+                x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+            x = Quant(weight_bits=8).dense(self.n_out, name=f"{name}_dense")(x)
+            return keras.layers.Activation("softmax", name=f"{name}_softmax")(x) if classification else x
+
+        def fn(m, key, own):
+            (wb,) = own
+            cost, _ = prober.layers("head", key[0], key[1], build, wb=wb)
+            return cost, ("out",)
+
+        self.unit = Unit(self.modes, keys, np.ones((1, len(keys)), bool), [self.qm.wb], fn, len(prober.names))
+        return self
+
+    def cost(self, dist, P):
+        c, _ = self.unit(dist.p[None, :], P)
+        return c[0]
+
+    def export(self, model, values):
+        layer = model.get_layer("head_dense")
+        flat = model.get_layer("head_flatten").input_shape[1:] if "head_flatten" in [l.name for l in model.layers] \
+            else layer.input_shape[1:]
+        rows = canvas_rows(flat, self.in_shape)
+        layer.set_weights([tf.gather(self.kernel, rows).numpy(), self.bias.numpy()])
+
+
+class Supernet:
+    """All stages and the head of ``space`` as mixed ops over a :class:`ChoiceSet`.
+
+    ``fixed``: ``{hp name: value}`` for choices to pin (needed for those that are not relaxable).
+    """
+
+    def __init__(self, space, fixed: dict | None = None):
+        self.space = space
+        self.choices = ChoiceSet(fixed)
+        shape = tuple(space.input_shape)
+        self.stages = []
+        for i, st in enumerate(space.stages):
+            stage = Stage(st, self.choices, shape, f"{space.source}: stages[{i}] ({st['name']})")
+            self.stages.append(stage)
+            shape = stage.out_shape
+        self.head = Head(space, self.choices, shape)
+        self.training_values = {}
+        for key, spec in space.training.items():
+            name = f"train/{key}"
+            if name in self.choices.fixed:
+                self.choices.used_fixed.add(name)
+                self.training_values[name] = self.choices.fixed[name]
+            elif _params.is_searched(spec):
+                self.training_values[name] = _params.values_of(spec)[0]
+        self.choices.check_fixed_used()
+        self._plan = None
+
+    @property
+    def layers(self):
+        return self.stages + [self.head]
+
+    def __call__(self, x, P, training=None):
+        for stage in self.stages:
+            x = stage(x, P=P, training=training)
+        return self.head(x, P=P, training=training)
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    # ------------------------------------------------------------------ expected cost
+    def plan_cost(self, prober, input_bits=16):
+        """Probe every candidate in every reachable context (once); afterwards :meth:`expected_cost`."""
+        keys = [(tuple(self.space.input_shape), float(input_bits))]
+        self.stage_keys = [keys]
+        for stage in self.stages:
+            stage.plan(keys, prober)
+            keys = self._out_keys(stage, keys)
+            self.stage_keys.append(keys)
+        self.head.plan(keys, prober)
+        self.prober = prober
+        self._plan = True
+        return self
+
+    def _out_keys(self, stage, keys):
+        # run the cost once with uniform probabilities to learn the static output key list
+        P = {n: tf.ones([len(c)]) / len(c) for n, c in self.choices.choices.items()}
+        _, d = stage.cost(Dist(keys, tf.ones([len(keys)]) / len(keys)), P)
+        return d.keys
+
+    def expected_cost(self, P):
+        """Expected cost vector (one entry per metric of the prober) under probabilities ``P``."""
+        dist = Dist(self.stage_keys[0], tf.ones([1]))
+        total = 0.0
+        for stage in self.stages:
+            c, dist = stage.cost(dist, P)
+            total = total + c
+        return total + self.head.cost(dist, P)
+
+    # ------------------------------------------------------------------ derive
+    def export(self, model, values: dict):
+        for stage in self.stages:
+            t = values.get(stage.block_c.name, stage.block_c.values[0])
+            stage.blocks[t].export(model, values, None)
+        self.head.export(model, values)
