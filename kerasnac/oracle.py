@@ -16,10 +16,15 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import json
 import logging
 import math
+import os
 import re
+import tempfile
+import time
 
 import numpy as np
 
@@ -28,12 +33,37 @@ from kerasnac._keras import kt
 
 _hp = kt.engine.hyperparameters
 TrialStatus = kt.engine.trial.TrialStatus
+_Trial = kt.engine.trial.Trial
 
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
 _SIGMA = 0.2  # std of the Gaussian mutation step in the (log-)normalized [0, 1) range
 _STREAM_RANDOM, _STREAM_EVOLVE = 0, 1
+
+
+class ConsecutiveFailuresError(RuntimeError):
+    """Too many trials failed in a row; the message names the most common cause."""
+
+
+def _last_line(message) -> str:
+    lines = [ln.strip() for ln in str(message or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _write_json_atomic(path: str, obj) -> None:
+    """Write ``obj`` as JSON via a temp file and ``os.replace``: a kill never leaves half a file."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(obj))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 # ---------------------------------------------------------------------------------- constraints
@@ -226,6 +256,17 @@ class ParetoOracle(kt.Oracle):
         self._parent_ids: list[str] = []
         self._reported_invalid: set[str] = set()
 
+        # Robustness (not state): hooks run where the oracle lives (the chief in gRPC mode),
+        # liveness of workers, and the reason the search was stopped.
+        self.before_end_trial = None  # fn(trial), e.g. recover a worker's failure reason
+        self.after_end_trial = None  # fn(trial), e.g. write the results table on the chief
+        self.worker_timeout: float | None = None  # s without a sign of life -> re-queue the trial
+        self.lost_trials: list[tuple[str, str]] = []  # (trial_id, tuner_id) re-queued
+        self.stop_message: str | None = None
+        self._serving = False  # True on a gRPC chief: stop workers instead of raising
+        self._defer_failure_check = False
+        self._last_seen: dict[str, float] = {}
+
     # ------------------------------------------------------------------ public API
     def enqueue(self, values: dict, name: str | None = None) -> None:
         """Run ``values`` (a ``{hp_name: value}`` dict) as one of the next trials, before any draw.
@@ -345,6 +386,150 @@ class ParetoOracle(kt.Oracle):
         self.baselines = dict(state["baselines"])
         self._n_offspring = state["n_offspring"]
         self._parent_ids = list(state["parent_ids"])
+
+    # ------------------------------------------------------------------ robustness
+    # Chief/worker mode (keras-tuner gRPC): a worker that dies mid-trial never ends its trial, so
+    # keras-tuner's chief would wait forever. Workers show they are alive through their RPCs
+    # (and a heartbeat ``get_trial`` call during a trial, see ``NACTuner``); a worker silent for
+    # ``worker_timeout`` seconds is dropped and its trial re-queued for another worker. While
+    # another worker still runs a trial at the end of the budget, the others wait (IDLE) instead
+    # of exiting, so a re-queued trial always finds a worker.
+    def _seen(self, tuner_id):
+        self._last_seen[tuner_id] = time.monotonic()
+
+    def _owner(self, trial_id):
+        return next((tid for tid, t in self.ongoing_trials.items() if t.trial_id == trial_id), None)
+
+    @kt.synchronized
+    def create_trial(self, tuner_id):
+        self._seen(tuner_id)
+        self.reap_lost_workers()
+        if self.stop_message is not None:  # too many failures: tell every worker to stop
+            self.tuner_ids.discard(tuner_id)
+            return _Trial(self.hyperparameters.copy(), status=TrialStatus.STOPPED)
+        if (tuner_id not in self.ongoing_trials and not self._retry_queue and self.max_trials
+                and len(self.trials) >= self.max_trials and any(t != tuner_id for t in self.ongoing_trials)):
+            self.tuner_ids.add(tuner_id)  # wait: a running trial may still be lost and need a re-run
+            return _Trial(self.hyperparameters.copy(), status=TrialStatus.IDLE)
+        return super().create_trial(tuner_id)
+
+    @kt.synchronized
+    def get_trial(self, trial_id):
+        owner = self._owner(trial_id)
+        if owner is not None:  # a worker's heartbeat
+            self._seen(owner)
+        return super().get_trial(trial_id)
+
+    @kt.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        owner = self._owner(trial_id)
+        if owner is not None:
+            self._seen(owner)
+        return super().update_trial(trial_id, metrics, step=step)
+
+    @kt.synchronized
+    def end_trial(self, trial):
+        owner = self._owner(trial.trial_id)
+        if owner is not None:
+            self._seen(owner)
+        if self.before_end_trial is not None:
+            self._run_hook(self.before_end_trial, trial)
+        self._defer_failure_check = True  # check after the trial and the state are saved
+        try:
+            super().end_trial(trial)
+        finally:
+            self._defer_failure_check = False
+        if self.after_end_trial is not None:
+            self._run_hook(self.after_end_trial, self.trials[trial.trial_id])
+        self._check_consecutive_failures()
+
+    @staticmethod
+    def _run_hook(hook, trial):
+        try:
+            hook(trial)
+        except Exception:  # a reporting hook must never break the oracle (it holds the lock)
+            logger.exception("kerasnac: hook for trial %s failed", trial.trial_id)
+
+    @kt.synchronized
+    def reap_lost_workers(self) -> list[str]:
+        """Re-queue the trials of workers silent for more than ``worker_timeout`` seconds."""
+        if not self.worker_timeout:
+            return []
+        now = time.monotonic()
+        lost = [tid for tid in set(self.tuner_ids) | set(self.ongoing_trials)
+                if now - self._last_seen.setdefault(tid, now) > self.worker_timeout]
+        requeued = []
+        for tuner_id in lost:
+            trial = self.ongoing_trials.pop(tuner_id, None)
+            self.tuner_ids.discard(tuner_id)
+            self._last_seen.pop(tuner_id, None)
+            if trial is not None and trial.trial_id not in self._retry_queue:
+                self._retry_queue.append(trial.trial_id)
+                self.lost_trials.append((trial.trial_id, tuner_id))
+                requeued.append(trial.trial_id)
+            logger.warning("kerasnac: worker %r silent for more than %.0f s; %s", tuner_id, self.worker_timeout,
+                           f"trial {trial.trial_id} goes back to the queue" if trial is not None else "dropped")
+        if lost:
+            self.save()
+        return requeued
+
+    def _check_consecutive_failures(self):
+        """Stop after ``max_consecutive_failed_trials`` failures in a row, naming the most common cause."""
+        if self._defer_failure_check or not self.max_consecutive_failed_trials:
+            return
+        run = []
+        for trial_id in self.end_order:
+            trial = self.trials[trial_id]
+            run = run + [trial] if trial.status == TrialStatus.FAILED else []
+        if len(run) < self.max_consecutive_failed_trials:
+            return
+        cause, n = collections.Counter(_last_line(t.message) or "unknown (no message)" for t in run).most_common(1)[0]
+        self.stop_message = (
+            f"kerasnac stopped the search: {len(run)} trials failed in a row (max_consecutive_failed_trials="
+            f"{self.max_consecutive_failed_trials}). Most common cause ({n} of {len(run)}): {cause!r}. "
+            "Fix that cause and run the same search again: completed trials are kept and the search resumes.")
+        if not self._serving:  # a gRPC chief tells the workers to stop instead (create_trial)
+            raise ConsecutiveFailuresError(self.stop_message)
+
+    # Atomic state files: a kill during a write never leaves a truncated oracle.json/trial.json.
+    def save(self):
+        _write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        _write_json_atomic(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+
+    def reload(self):
+        """Reload, then repair what a kill between writing a trial file and oracle.json left out of step."""
+        super().reload()  # trials that were running go back to the retry queue
+        known = set(self.start_order)
+        done = (TrialStatus.COMPLETED, TrialStatus.FAILED)
+        for trial_id in sorted(self.trials):
+            trial = self.trials[trial_id]
+            if trial_id not in known:  # created, but oracle.json was not written after it
+                self.start_order.append(trial_id)
+                self._record_values(trial)
+                self._adopt_orphan(trial)
+            if trial.status in done:
+                if trial_id in self._retry_queue:  # it had ended; oracle.json was not written after it
+                    self._retry_queue.remove(trial_id)
+                if trial_id not in self.end_order:
+                    self.end_order.append(trial_id)
+            elif trial_id not in self._retry_queue:
+                self._retry_queue.append(trial_id)
+
+    def _adopt_orphan(self, trial):
+        key = self._compute_values_hash(trial.hyperparameters.values)
+        for i, (given, name) in enumerate(self._baseline_queue):
+            if self._compute_values_hash(self._complete_values(given)) == key:
+                self.baselines[trial.trial_id] = name
+                del self._baseline_queue[i]
+                return
+        try:
+            index = int(trial.trial_id)
+        except ValueError:
+            return
+        if index >= self.population_size:
+            self._n_offspring += 1
 
     # ------------------------------------------------------------------ metrics and ranking
     def _metric_names(self) -> list[str]:
@@ -477,4 +662,4 @@ class ParetoOracle(kt.Oracle):
         return self._walk(inherit_and_mutate) if pm > 0 else values
 
 
-__all__ = ["ParetoOracle", "Constraint"]
+__all__ = ["ParetoOracle", "Constraint", "ConsecutiveFailuresError"]
