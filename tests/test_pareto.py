@@ -1,4 +1,3 @@
-import time
 
 import numpy as np
 import pytest
@@ -159,12 +158,3 @@ def test_hypervolume_matches_monte_carlo():
     for p in F:
         dominated |= np.all(S >= p, axis=1)
     assert P.hypervolume_2d(F, (1, 1)) == pytest.approx(dominated.mean(), abs=5e-3)
-
-
-def test_speed_few_thousand_points():
-    rng = np.random.default_rng(0)
-    F = rng.random((3000, 3))
-    v = np.where(rng.random(3000) < 0.7, 0.0, rng.random(3000))
-    t = time.perf_counter()
-    P.pareto_order(F, v)
-    assert time.perf_counter() - t < 1.5
