@@ -1,5 +1,7 @@
 """Post-search callbacks (pruning, hls4ml export, model export) and their registry."""
 
 from ._base import Callback, Candidate, available_callbacks, get_callback, register_callback
+from .hls4ml_export import HLS4MLExport, HLS4MLExportError
 
-__all__ = ["Callback", "Candidate", "register_callback", "available_callbacks", "get_callback"]
+__all__ = ["Callback", "Candidate", "register_callback", "available_callbacks", "get_callback",
+           "HLS4MLExport", "HLS4MLExportError"]

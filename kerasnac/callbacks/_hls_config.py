@@ -1,0 +1,249 @@
+"""hls4ml configuration of a QKeras model: precisions derived from the model, its quantizers and data.
+
+What hls4ml 1.3 already does right for QKeras layers (``config_from_keras_model`` +
+``InferPrecisionTypes``), and kerasnac keeps:
+
+* ``QDense``/``QConv``: weight and bias types come from ``kernel_quantizer``/``bias_quantizer``
+  (``quantized_bits(b, i, alpha=1)`` -> ``ap_fixed<b, i+1>``; kerasnac makes them round and
+  saturate like QKeras, see :func:`round_like_qkeras`); accumulator and result are ``auto``,
+  inferred *lossless* (``w_x + w_w + ceil(log2 fan_in)`` bits), exactly what QKeras computes in float.
+* ``QActivation``: the result type is the quantizer's (``quantized_relu(8,2)`` ->
+  ``ap_ufixed<8,2,AP_RND_CONV,AP_SAT>``, the same round-half-even and clipping as QKeras).
+* ``Add``, ``Reshape``/``Flatten``, ``MaxPooling``/``AveragePooling``: lossless inference.
+
+What kerasnac sets because hls4ml's default (``ap_fixed<16,6>`` for anything not inferred) would be
+wrong or wasteful:
+
+* **Model inputs** are float in Keras. ``input_precision="auto"`` derives the type from the data:
+  ``I = 1 + max(0, ceil(log2 max|x|) + 1)`` integer bits (sign, magnitude and one bit of headroom
+  over the largest value seen in ``validation_data``), total width ``max(input_bits, I + 8)``,
+  rounding to nearest and saturation (``ap_fixed<W,I,AP_RND_CONV,AP_SAT>``). E.g. standardized
+  features with max|x| = 3.2 give ``ap_fixed<16,4,...>`` (12 fractional bits), not ``<16,6>``.
+* **Float weights** (a layer without quantizer, e.g. the float baseline, or a ``BatchNormalization``
+  after a quantized layer, which hls4ml cannot fuse into quantized weights): ``float_bits`` wide,
+  with just enough integer bits for the largest value (``floor(log2 max|w|) + 2``), instead of
+  ``<16,6>`` whose 10 fractional bits lose small BN scales.
+* **Softmax** (the classification head, and the attention map of ``conv_attn``): the stable
+  implementation looks ``exp(x_max - x_i)`` up in a table addressed by the top
+  ``log2(table_size)`` bits of ``inp_norm_t``. hls4ml derives ``inp_norm_t`` from the input type,
+  e.g. ``ap_ufixed<20,7>`` for a lossless logit: a step of 1/8, so logits closer than 0.125 tie and
+  the label flips (82% agreement on a small test MLP). kerasnac uses ``ap_ufixed<10,3,RND,SAT>``
+  (differences 0..8 in steps of 1/128; beyond 8, exp < 3.4e-4 is saturated), exponentials in
+  ``ap_ufixed<18,1>`` (values in (0, 1]), sums and the inverse-table address in
+  ``ap_ufixed<18+L, 1+L>`` with ``L = ceil(log2 n)`` (a sum of n exponentials lies in [1, n]),
+  inverse in ``ap_ufixed<18,1>`` and probabilities in ``ap_ufixed<16,0,RND,SAT>``.
+* **Global average/max pooling** (Deep Sets aggregation) and **Einsum** (``Dot`` of the attention)
+  are not inferred by hls4ml 1.3; after a first conversion, when the input types are known, they get
+  lossless types: mean over n -> ``<W + ceil(log2 n), I>`` with an accumulator of
+  ``<W + ceil(log2 n), I + ceil(log2 n)>``; max -> the input type; Einsum over c terms ->
+  ``<W0 + W1 + ceil(log2 c), I0 + I1 + ceil(log2 c)>``.
+* ``ReuseFactor`` and ``Strategy`` for the model and every layer; ``IOType``, part and clock period
+  go to ``convert_from_keras_model``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+#: hls4ml's default precision for anything not set or inferred
+DEFAULT_PRECISION = "fixed<16,6>"
+
+
+def fixed(width: int, integer: int, signed: bool = True, rounding: str | None = None, saturation: str | None = None) -> str:
+    """An hls4ml precision string such as ``fixed<16,4,RND_CONV,SAT>``."""
+    s = f"{'' if signed else 'u'}fixed<{int(width)},{int(integer)}"
+    if rounding:
+        s += f",{rounding},{saturation or 'WRAP'}"
+    return s + ">"
+
+
+def input_precision_from_data(x, bits: int = 16, min_fraction_bits: int = 8) -> str:
+    """Precision of a float model input from sample data (see the module docstring)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    m = float(np.max(np.abs(x))) if x.size else 0.0
+    magnitude = max(0, math.ceil(math.log2(m)) + 1) if m > 0 else 0
+    integer = 1 + magnitude
+    return fixed(max(bits, integer + min_fraction_bits), integer, True, "RND_CONV", "SAT")
+
+
+def value_precision(values, bits: int = 16) -> str:
+    """Signed fixed type of ``bits`` bits holding the largest of ``values`` (for float weights)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    m = float(np.max(np.abs(v))) if v.size else 0.0
+    integer = max(1, math.floor(math.log2(m)) + 2) if m > 0 else 1
+    return fixed(max(bits, integer + 4), integer, True, "RND_CONV", "SAT")
+
+
+def softmax_precisions(n: int, table_size: int = 1024) -> tuple[dict, str]:
+    """(``Precision`` entries, ``inp_norm_t``) of a stable softmax over ``n`` values."""
+    log_n = max(1, math.ceil(math.log2(max(n, 2))))
+    address_bits = max(1, math.ceil(math.log2(table_size)))
+    sums = fixed(18 + log_n, 1 + log_n, False, "RND", "SAT")
+    precision = {
+        "exp_table": fixed(18, 1, False, "RND", "SAT"),
+        "inv_table": fixed(18, 1, False, "RND", "SAT"),
+        "accum": sums,
+        "inv_inp": sums,
+        "result": fixed(16, 0, False, "RND", "SAT"),
+    }
+    return precision, fixed(address_bits, 3, False, "RND", "SAT")
+
+
+def round_like_qkeras(precision: str) -> str:
+    """``fixed<8,1,TRN,WRAP,0>`` -> ``fixed<8,1,RND_CONV,SAT>``: the rounding of ``quantized_bits``.
+
+    hls4ml quantizes the weights of a QDense/QConv with the QKeras quantizer, except where one of
+    its passes rebuilds the layer without it: a QDense applied to a set ``(N, features)`` becomes a
+    1x1 convolution (``ReplaceMultidimensionalDenseWithConv``) that keeps the float weights. They
+    are then cast to the weight type in C++; with round-half-even and saturation (as
+    ``quantized_bits(b, i, alpha=1)`` does with ``tf.round`` and ``clip``) the cast gives exactly
+    the QKeras weights, and for weights that were already quantized it changes nothing.
+    """
+    m = re.match(r"^(u?fixed<\d+,-?\d+)(,[A-Z_]+(,[A-Z_]+(,\d+)?)?)?>$", precision.replace(" ", ""))
+    return f"{m.group(1)},RND_CONV,SAT>" if m else precision
+
+
+def _has_quantizer(layer, attr):
+    return getattr(layer, attr, None) is not None
+
+
+def _softmax_layout(layer) -> tuple[int, int, int] | None:
+    """``(n_outer, n, n_inner)`` of a Keras softmax (layer or activation) over an axis of length n."""
+    from .._keras import keras
+
+    is_softmax = isinstance(layer, keras.layers.Softmax) or (
+        isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "softmax")
+    if not is_softmax:
+        return None
+    shape = list(layer.output_shape[1:])
+    axis = getattr(layer, "axis", -1)
+    if isinstance(axis, (list, tuple)):
+        if len(axis) != 1:
+            raise ValueError(f"softmax {layer.name!r} over several axes {axis} is not supported by hls4ml")
+        axis = axis[0]
+    ax = axis % (len(shape) + 1) - 1
+    return math.prod(shape[:ax]), int(shape[ax]), math.prod(shape[ax + 1:])
+
+
+def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor: int = 1,
+                 input_precision: str | None = None, float_bits: int = 16, table_size: int = 1024,
+                 default_precision: str = DEFAULT_PRECISION) -> dict:
+    """The hls4ml config (granularity ``name``) of ``model``; call inside ``keras2_as_keras()``."""
+    from .._keras import hls4ml, keras
+
+    h = hls4ml()
+    cfg = h.utils.config_from_keras_model(model, granularity="name", backend=backend,
+                                          default_precision=default_precision,
+                                          default_reuse_factor=int(reuse_factor))
+    cfg["Model"]["Strategy"] = strategy
+    cfg["Model"]["ReuseFactor"] = int(reuse_factor)
+    names = cfg["LayerName"]
+    for layer in model.layers:
+        lc = names.get(layer.name)
+        if lc is None:
+            continue
+        prec = lc.setdefault("Precision", {})
+        if "ReuseFactor" in lc:
+            lc["ReuseFactor"] = int(reuse_factor)
+        if isinstance(layer, keras.layers.InputLayer):
+            if input_precision:
+                prec["result"] = input_precision
+            continue
+        if isinstance(layer, keras.layers.BatchNormalization):
+            scale = layer.gamma.numpy() / np.sqrt(layer.moving_variance.numpy() + layer.epsilon) \
+                if layer.scale else 1.0 / np.sqrt(layer.moving_variance.numpy() + layer.epsilon)
+            bias = (layer.beta.numpy() if layer.center else 0.0) - layer.moving_mean.numpy() * scale
+            prec["scale"] = value_precision(scale, float_bits)
+            prec["bias"] = value_precision(bias, float_bits)
+            continue
+        for key, attr in (("weight", "kernel_quantizer_internal"), ("bias", "bias_quantizer_internal")):
+            q = getattr(layer, attr, None)
+            if type(q).__name__ == "quantized_bits" and key in prec:
+                prec[key] = round_like_qkeras(prec[key])
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and not _has_quantizer(layer, "kernel_quantizer") and "weight" in prec:
+            prec["weight"] = value_precision(kernel.numpy(), float_bits)
+            if getattr(layer, "bias", None) is not None and not _has_quantizer(layer, "bias_quantizer"):
+                prec["bias"] = value_precision(layer.bias.numpy(), float_bits)
+        layout = _softmax_layout(layer)
+        if layout is not None:
+            n_outer, n, n_inner = layout
+            sm, inp_norm = softmax_precisions(n, table_size)
+            prec.update(sm)
+            # hls4ml 1.3 reads only result/accum from "Precision"; the table types are the layer
+            # attributes exp_table_t, inv_table_t, inv_inp_t and inp_norm_t (top-level keys)
+            for key in ("exp_table", "inv_table", "inv_inp"):
+                lc[f"{key}_t"] = sm[key]
+            lc["inp_norm_t"] = inp_norm
+            lc["TableSize"] = int(table_size)
+            lc["Implementation"] = "stable"
+            if isinstance(layer, keras.layers.Softmax):
+                # the Keras-2 front end names a Softmax *layer*'s activation "Softmax": its config
+                # struct becomes Softmax_config<i> while the call uses softmax_config<i> (g++ fails)
+                lc["activation"] = "softmax"
+            if n_outer > 1 or n_inner > 1:
+                # a softmax over one axis of a rank>1 tensor (attention rows); the Keras-2 front end
+                # does not set these, and the softmax would run over all elements
+                lc["n_outer"], lc["n_inner"] = int(n_outer), int(n_inner)
+    return cfg
+
+
+def _lossless(node):
+    """Precision string hls4ml 1.3 would leave at the default for ``node``, or None."""
+    from hls4ml.model.layers import Einsum, GlobalPooling1D, GlobalPooling2D
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    def wis(p):
+        if isinstance(p, (FixedPrecisionType, IntegerPrecisionType)):
+            return p.width, p.integer, p.signed
+        return None
+
+    if isinstance(node, Einsum):
+        a = wis(node.get_input_variable(node.inputs[0]).type.precision)
+        b = wis(node.get_input_variable(node.inputs[1]).type.precision)
+        if a is None or b is None:
+            return None
+        eq = node.get_attr("equation")
+        lhs = eq.split("->")[0].split(",")
+        shape0 = node.get_attr("inp0_shape")
+        contracted = [shape0[i] for i, c in enumerate(lhs[0]) if c in lhs[1] and c not in eq.split("->")[1]]
+        extra = math.ceil(math.log2(max(2, math.prod(contracted) if contracted else 1)))
+        signed = a[2] or b[2]
+        p = fixed(a[0] + b[0] + extra, a[1] + b[1] + extra, signed)
+        return {"result": p, "accum": p}
+    if isinstance(node, (GlobalPooling1D, GlobalPooling2D)):
+        a = wis(node.get_input_variable().type.precision)
+        if a is None:
+            return None
+        if node.get_attr("pool_op", "").lower() == "max":
+            p = fixed(a[0], a[1], a[2])
+            return {"result": p, "accum": p}
+        shape = node.get_input_variable().shape
+        n = math.prod(shape[:-1])
+        extra = math.ceil(math.log2(max(2, n)))
+        return {"result": fixed(a[0] + extra, a[1], a[2]), "accum": fixed(a[0] + extra, a[1] + extra, a[2])}
+    return None
+
+
+def refine_config(cfg: dict, hls_model) -> bool:
+    """Give layers that hls4ml 1.3 does not infer lossless types from their (now known) inputs.
+
+    Returns True if the config changed (then convert again: downstream inference depends on it).
+    """
+    changed = False
+    names = cfg.setdefault("LayerName", {})
+    for node in hls_model.get_layers():
+        want = _lossless(node)
+        if not want:
+            continue
+        prec = names.setdefault(node.name, {}).setdefault("Precision", {})
+        for key, value in want.items():
+            if prec.get(key) != value:
+                prec[key] = value
+                changed = True
+    return changed
