@@ -1,7 +1,8 @@
 """Post-search callbacks (pruning, hls4ml export, model export) and their registry."""
 
 from ._base import Callback, Candidate, available_callbacks, get_callback, register_callback
+from .export import Export, load_model
 from .hls4ml_export import HLS4MLExport, HLS4MLExportError
 
 __all__ = ["Callback", "Candidate", "register_callback", "available_callbacks", "get_callback",
-           "HLS4MLExport", "HLS4MLExportError"]
+           "HLS4MLExport", "HLS4MLExportError", "Export", "load_model"]
