@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import math
 import os
+import tempfile
 import time
 
-from . import costs
-from ._keras import keras, kt
+from . import costs, distributed
+from ._keras import keras, kt, tf
 
 WEIGHTS_FILE = "model_weights.h5"  # legacy h5 weights only (no optimizer state)
+FAILURE_FILE = "failure.txt"  # a worker's failure reason (trial messages do not cross the gRPC wire)
 
 
 class NACTuner(kt.Tuner):
@@ -21,20 +25,64 @@ class NACTuner(kt.Tuner):
 
     def __init__(self, oracle, hypermodel, nac, **kwargs):
         self._nac = nac
+        self._waiting = False
+        self._heartbeat = None
+        self._role = distributed.role()
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        if self._role == "worker":
+            distributed.configure_worker()
 
     def _populate_initial_space(self):
+        # keras-tuner reloads only when *this* tuner id saved a file; a search started under another
+        # id (single process, then chief) must still be reloaded, never restarted over its trials.
+        if not self._is_worker() and os.path.isfile(os.path.join(self.project_dir, "oracle.json")):
+            self.oracle.reload()
+            return
         # The space declares all hyperparameters (with their conditions) without building models.
         self.oracle.update_space(self.hypermodel.hyperparameters())
+
+    def search(self, *fit_args, **fit_kwargs):
+        if self._role == "chief":  # serve the oracle until the search is over; run no trials
+            self.oracle.verbose = fit_kwargs.get("verbose", 0)  # keras-tuner's display (a scalar "best")
+            self.save()
+            distributed.serve(self.oracle)
+            return
+        super().search(*fit_args, **fit_kwargs)
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        _write_text_atomic(self._get_tuner_fname(), json.dumps(self.get_state()))
+
+    def pre_create_trial(self):
+        if self._waiting:  # the chief answered IDLE: other workers still run the last trials
+            time.sleep(distributed.POLL_SECONDS)
+        self._waiting = True
+
+    def on_trial_begin(self, trial):
+        self._waiting = False
+        super().on_trial_begin(trial)
+        if self._role == "worker":
+            self._heartbeat = distributed.Heartbeat(self.oracle, trial.trial_id).start()
+        self._nac._on_trial_begin(trial)
 
     def run_trial(self, trial, train, val, epochs, val_arrays, verbose=0, **_):
         nac = self._nac
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(nac.seed + _trial_number(trial.trial_id))
-        model = self.hypermodel.build(trial.hyperparameters)
-        history = model.fit(train, validation_data=val, epochs=epochs, verbose=0,
-                            callbacks=[keras.callbacks.TerminateOnNaN()] + list(nac.fit_callbacks))
+        try:
+            model = self.hypermodel.build(trial.hyperparameters)
+            history = model.fit(train, validation_data=val, epochs=epochs, verbose=0,
+                                callbacks=[keras.callbacks.TerminateOnNaN()] + list(nac.fit_callbacks))
+        except (MemoryError, tf.errors.ResourceExhaustedError) as e:
+            keras.backend.clear_session()
+            gc.collect()
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise kt.errors.FailedTrialError(
+                f"out of memory in trial {trial.trial_id} ({type(e).__name__}: {first}). Reduce batch_size or the "
+                "largest widths/filters of the space, or run fewer workers per node."
+            ) from None
         logs = {k: float(v[-1]) for k, v in history.history.items() if v}
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
@@ -56,13 +104,18 @@ class NACTuner(kt.Tuner):
         for obj in nac.objectives:
             if not math.isfinite(metrics[obj.name]):
                 raise kt.errors.FailedTrialError(f"objective {obj.name} is {metrics[obj.name]}.")
-        model.save_weights(os.path.join(self.get_trial_dir(trial.trial_id), WEIGHTS_FILE))
+        _save_weights_atomic(model, os.path.join(self.get_trial_dir(trial.trial_id), WEIGHTS_FILE))
         # keras-tuner needs its scalar "multi_objective" key; kerasnac never ranks by it.
         metrics["multi_objective"] = float(sum(metrics[o.name] * (1 if o.direction == "min" else -1)
                                                for o in nac.objectives))
         return metrics
 
     def on_trial_end(self, trial):
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if self._role == "worker" and trial.message:  # the chief reads it (see KerasNAC)
+            _write_text_atomic(os.path.join(self.get_trial_dir(trial.trial_id), FAILURE_FILE), str(trial.message))
         super().on_trial_end(trial)
         self._nac._on_trial_end(trial)
 
@@ -70,6 +123,24 @@ class NACTuner(kt.Tuner):
         model = self.hypermodel.build(trial.hyperparameters)
         model.load_weights(os.path.join(self.get_trial_dir(trial.trial_id), WEIGHTS_FILE))
         return model
+
+
+def _write_text_atomic(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp_")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save_weights_atomic(model, path: str) -> None:
+    tmp = os.path.join(os.path.dirname(path), f".tmp_{os.getpid()}_{os.path.basename(path)}")
+    model.save_weights(tmp)  # the .h5 suffix selects the h5 format
+    os.replace(tmp, path)
 
 
 def _trial_number(trial_id: str) -> int:

@@ -6,16 +6,17 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 import numpy as np
 import pandas as pd
 
-from . import _data, costs, objectives as _objectives, results
+from . import _data, costs, distributed, objectives as _objectives, results
 from ._keras import kt
-from ._tuner import NACTuner
+from ._tuner import FAILURE_FILE, NACTuner
 from .errors import ConfigError
 from .objectives import Objective
-from .oracle import Constraint, ParetoOracle
+from .oracle import ConsecutiveFailuresError, Constraint, ParetoOracle
 from .space import SearchSpace
 
 
@@ -87,27 +88,37 @@ class KerasNAC:
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
         self._descriptions: dict = {}
+        self.population_size = population_size
         self.project_dir = os.path.join(directory, project_name)
+        # "single", or keras-tuner's gRPC "chief" (holds the oracle) / "worker" (runs trials)
+        self.role = distributed.role()
         _check_writable(directory)
-        if overwrite and os.path.isdir(self.project_dir):
+        if overwrite and os.path.isdir(self.project_dir) and self.role != "worker":
             shutil.rmtree(self.project_dir)
-        self._check_resume_compatible()
+        if not (overwrite and self.role == "worker"):
+            self._check_resume_compatible()
         self.oracle = ParetoOracle(
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
+        self._bar = None
         self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
                               overwrite=False)
+        if self.role == "worker":  # the chief owns the oracle, the baselines and the result files
+            return
         self._write_meta()
         self._enqueue_baselines(baselines)
-        self._bar = None
+        if self.role == "chief":  # trials end in the chief's gRPC thread, not in a local tuner
+            self.oracle.before_end_trial = self._recover_worker_failure
+            self.oracle.after_end_trial = self._on_trial_end
 
     # ------------------------------------------------------------------ setup helpers
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],
                 "constraints": [str(c) for c in self.constraints],
-                "space": self.space.to_dict(), "hyperparameters": sorted(h.name for h in self.space.hyperparameters().space)}
+                "space": self.space.to_dict(), "hyperparameters": sorted(h.name for h in self.space.hyperparameters().space),
+                "population_size": self.population_size, "seed": self.seed}
 
     def _check_resume_compatible(self):
         path = os.path.join(self.project_dir, "kerasnac.json")
@@ -115,12 +126,20 @@ class KerasNAC:
             return
         with open(path) as f:
             old = json.load(f)
-        new = json.loads(json.dumps(self._meta()))
-        for key, what in (("objectives", "objectives"), ("hyperparameters", "search space")):
-            if old.get(key) != new.get(key):
+        new = json.loads(json.dumps(self._meta(), default=str))
+        checks = (("objectives", "objectives"), ("hyperparameters", "search space"),
+                  ("space", "search space"), ("population_size", "population_size"), ("seed", "seed"))
+        for key, what in checks:
+            if key in old and old.get(key) != new.get(key):
+                if key == "space":
+                    diff = sorted(k for k in set(old[key]) | set(new[key]) if old[key].get(k) != new[key].get(k))
+                    shown = f"its entries {diff} differ"
+                else:
+                    shown = f"{old.get(key)} vs {new.get(key)}"
                 raise ConfigError(
-                    f"{self.project_dir} holds a search with different {what} ({old.get(key)} vs {new.get(key)}). "
-                    "Resume with the same settings, use another project_name, or pass overwrite=True to start over."
+                    f"{self.project_dir} holds a search with different {what} ({shown}). Resuming would mix "
+                    "incomparable trials: resume with the same settings, use another project_name, or pass "
+                    "overwrite=True to start over."
                 )
 
     def _write_meta(self):
@@ -152,6 +171,9 @@ class KerasNAC:
                                                            batch_size, self.seed)
         if mode != "regression":
             self.space.label_mode = mode
+        if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
+            self.tuner.search(train, val, epochs, val_arrays, verbose=0)
+            return self
         self._open_bar()
         try:
             self.tuner.search(train, val, epochs, val_arrays, verbose=0)
@@ -160,6 +182,8 @@ class KerasNAC:
                 self._bar.close()
                 self._bar = None
             self._write_results()
+        if self.oracle.stop_message is not None:  # a chief stops its workers and raises afterwards
+            raise ConsecutiveFailuresError(self.oracle.stop_message)
         if self.local_search is not None or self.callbacks:
             if isinstance(x, np.ndarray) or not hasattr(x, "element_spec"):
                 self._final_stage(x, y, validation_data, validation_split, epochs, batch_size)
@@ -181,7 +205,7 @@ class KerasNAC:
         data = LocalData(np.asarray(x, "float32"), np.asarray(y), np.asarray(xv, "float32"), np.asarray(yv),
                          seed=self.seed, batch_size=batch_size)
         directory = os.path.join(self.project_dir, "final")
-        extra = {o.name: (lambda fn: (lambda m, v: o.compute(m, v)))(o.fn) for o in self.objectives if o.fn}
+        extra = {o.name: o.compute for o in self.objectives if o.fn}
         metric = next((o for o in self.objectives if o.name.startswith("val_")), None)
         monitor, direction = (metric.name, metric.direction) if metric else ("val_loss", "min")
         self._final_rows = []
@@ -226,7 +250,7 @@ class KerasNAC:
         df = final_table(self._final_rows, self._final_objectives())
         if df.empty:
             return df
-        key = df["pareto_rank"].astype("float").fillna(np.inf)
+        key = pd.to_numeric(df["pareto_rank"], errors="coerce").fillna(np.inf)
         return df.assign(_k=key).sort_values(["_k", "candidate_id"]).drop(columns="_k").reset_index(drop=True)
 
     def _open_bar(self):
@@ -237,13 +261,40 @@ class KerasNAC:
         done = sum(1 for t in self.oracle.trials.values() if str(t.status) in ("COMPLETED", "FAILED", "INVALID"))
         self._bar = tqdm(total=self.max_trials, initial=done, desc="kerasnac", unit="trial")
 
+    # ------------------------------------------------------------------ distributed bookkeeping
+    def _worker_log(self, trial, event: str):
+        """A worker appends one JSON line per trial event to ``workers/<tuner id>.jsonl``."""
+        path = os.path.join(self.project_dir, "workers", f"{distributed.tuner_id()}.jsonl")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        rec = {"trial_id": trial.trial_id, "event": event, "status": str(trial.status), "time": time.time(),
+               "pid": os.getpid()}
+        with open(path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if self.verbose:
+            print(f"kerasnac[{distributed.tuner_id()}]: trial {trial.trial_id} {event} "
+                  f"{'' if event == 'started' else str(trial.status)}".rstrip(), flush=True)
+
+    def _on_trial_begin(self, trial):
+        if self.role == "worker":
+            self._worker_log(trial, "started")
+
+    def _recover_worker_failure(self, trial):
+        if trial.message is None and str(trial.status) != "COMPLETED":
+            path = os.path.join(self.project_dir, f"trial_{trial.trial_id}", FAILURE_FILE)
+            if os.path.isfile(path):
+                with open(path) as f:
+                    trial.message = f.read()
+
     def _on_trial_end(self, trial):
+        if self.role == "worker":
+            self._worker_log(trial, "ended")
+            return
         df = self._write_results()
         if self._bar is None:
             return
         done = df[df["status"] == "COMPLETED"] if not df.empty else df
         post = {"front": int(done["on_front"].sum()) if not done.empty else 0,
-                "failed": int((df["status"] != "COMPLETED").sum()) if not df.empty else 0}
+                "failed": int(df["status"].isin(["FAILED", "INVALID"]).sum()) if not df.empty else 0}
         for o in self.objectives:
             if not done.empty:
                 best = done[o.name].max() if o.direction == "max" else done[o.name].min()
