@@ -1,0 +1,48 @@
+"""A small seeded search, run as a subprocess by test_resume.py and test_distributed.py.
+
+    python tests/_search_proc.py DIRECTORY MAX_TRIALS
+
+Environment: ``KERASNAC_TEST_SLEEP`` (seconds slept at the end of each trial's training, to make a
+trial long enough to be killed in the middle); keras-tuner's chief/worker variables select the role.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import kerasnac as kn  # noqa: E402
+from kerasnac._keras import keras  # noqa: E402
+
+
+def small_space():
+    return kn.SearchSpace(
+        (16,), [{"mlp": {"layers": {"min": 1, "max": 2}, "units": [4, 8, 16]}}, {"mlp": {"units": [4, 8]}, "skip": {}}],
+        num_classes=5, quant={"weight_bits": [3, 6, 16], "activation_bits": [4, 8], "activation_integer": 0},
+        training={"learning_rate": 0.01},
+        baselines={"tiny": {"s0": {"block": "mlp", "layers": 1, "units": [4], "quant": {"weight_bits": 3}}}},
+    )
+
+
+class Sleep(keras.callbacks.Callback):
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_end(self, logs=None):
+        time.sleep(self.seconds)
+
+
+def main(directory, max_trials):
+    x, y = kn.datasets.toy_jets_hlf(600, seed=0)
+    (xt, yt), (xv, yv), _ = kn.datasets.split_and_scale(x, y, val_fraction=0.25, test_fraction=0.0, seed=0)
+    sleep = float(os.environ.get("KERASNAC_TEST_SLEEP", "0"))
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=max_trials, population_size=3,
+                      directory=directory, project_name="p", seed=0, verbose=int(os.environ.get("KERASNAC_TEST_VERBOSE", "0")),
+                      fit_callbacks=[Sleep(sleep)] if sleep else [])
+    nac.fit(xt, yt, validation_data=(xv, yv), epochs=1, batch_size=64)
+    print(f"DONE {nac.role}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
