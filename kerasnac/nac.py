@@ -174,6 +174,7 @@ class KerasNAC:
         if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
             self.tuner.search(train, val, epochs, val_arrays, verbose=0)
             return self
+        self.oracle.stop_message = None  # a new fit() after a failure stop tries again
         self._open_bar()
         try:
             self.tuner.search(train, val, epochs, val_arrays, verbose=0)

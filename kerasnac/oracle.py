@@ -427,8 +427,14 @@ class ParetoOracle(kt.Oracle):
             self._seen(owner)
         return super().update_trial(trial_id, metrics, step=step)
 
-    @kt.synchronized
     def end_trial(self, trial):
+        if self._end_trial(trial) and not self._serving:
+            # raised outside the oracle lock (keras-tuner's `synchronized` does not release it on errors);
+            # a gRPC chief tells the workers to stop instead (create_trial)
+            raise ConsecutiveFailuresError(self.stop_message)
+
+    @kt.synchronized
+    def _end_trial(self, trial) -> bool:
         owner = self._owner(trial.trial_id)
         if owner is not None:
             self._seen(owner)
@@ -441,7 +447,7 @@ class ParetoOracle(kt.Oracle):
             self._defer_failure_check = False
         if self.after_end_trial is not None:
             self._run_hook(self.after_end_trial, self.trials[trial.trial_id])
-        self._check_consecutive_failures()
+        return self._check_consecutive_failures()
 
     @staticmethod
     def _run_hook(hook, trial):
@@ -473,23 +479,23 @@ class ParetoOracle(kt.Oracle):
             self.save()
         return requeued
 
-    def _check_consecutive_failures(self):
-        """Stop after ``max_consecutive_failed_trials`` failures in a row, naming the most common cause."""
+    def _check_consecutive_failures(self) -> bool:
+        """After ``max_consecutive_failed_trials`` failures in a row set ``stop_message``, naming the most
+        common cause, and return True (then ``end_trial`` raises, or a chief stops its workers)."""
         if self._defer_failure_check or not self.max_consecutive_failed_trials:
-            return
+            return False
         run = []
         for trial_id in self.end_order:
             trial = self.trials[trial_id]
             run = run + [trial] if trial.status == TrialStatus.FAILED else []
         if len(run) < self.max_consecutive_failed_trials:
-            return
+            return False
         cause, n = collections.Counter(_last_line(t.message) or "unknown (no message)" for t in run).most_common(1)[0]
         self.stop_message = (
             f"kerasnac stopped the search: {len(run)} trials failed in a row (max_consecutive_failed_trials="
             f"{self.max_consecutive_failed_trials}). Most common cause ({n} of {len(run)}): {cause!r}. "
             "Fix that cause and run the same search again: completed trials are kept and the search resumes.")
-        if not self._serving:  # a gRPC chief tells the workers to stop instead (create_trial)
-            raise ConsecutiveFailuresError(self.stop_message)
+        return True
 
     # Atomic state files: a kill during a write never leaves a truncated oracle.json/trial.json.
     def save(self):
