@@ -1,7 +1,9 @@
 #!/usr/bin/env python
 """Generate hls4ml-like jets (g, q, W, Z, top at pT ~ 1 TeV) with Pythia 8 + FastJet.
 
-Needs the optional extra: `pip install pythia8mc fastjet` (pythia8mc compiles from source).
+Needs `pip install --prefer-binary pythia8mc fastjet`: pythia8mc 8.317.2 installs from a manylinux wheel
+in seconds, while the newest release (8.318.0) is source-only and compiles for 30+ minutes.
+Throughput: about 10 jets/s on 2 busy cores (5,000 jets in 8 min).
 
     # the sample shipped in the package (1,000 jets per class, 32 constituents)
     python scripts/generate_jets.py --preset sample
@@ -23,9 +25,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 PRESETS = {
-    "sample": dict(n_per_class=1000, n_constituents=32, seed=2026,
-                   out=Path(__file__).resolve().parents[1] / "kerasnac" / "datasets" / "data" / "jets_pythia8_sample.npz"),
-    "large": dict(n_per_class=20000, n_constituents=150, seed=1, out=Path("jets_pythia8_large.npz")),
+    "sample": dict(n_per_class=1000, n_constituents=32, seed=2026, chunk_size=100,
+                   out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_sample.npz"),
+    "large": dict(n_per_class=20000, n_constituents=150, seed=1, chunk_size=500, out=Path("jets_pythia8_large.npz")),
 }
 
 
@@ -38,11 +40,12 @@ def main(argv=None):
     ap.add_argument("--out")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     ap.add_argument("--classes", default="g,q,w,z,t")
-    ap.add_argument("--chunk-size", type=int, default=100)
+    ap.add_argument("--chunk-size", type=int, help="jets per Pythia run (default 100; 500 for --preset large)")
     ap.add_argument("--no-containment", action="store_true", help="do not require the decay quarks inside the jet")
     args = ap.parse_args(argv)
-    cfg = dict(PRESETS.get(args.preset, dict(n_per_class=1000, n_constituents=32, seed=0, out=Path("jets_pythia8.npz"))))
-    for k in ("n_per_class", "n_constituents", "seed", "out"):
+    cfg = dict(PRESETS.get(args.preset, dict(n_per_class=1000, n_constituents=32, seed=0, chunk_size=100,
+                                             out=Path("jets_pythia8.npz"))))
+    for k in ("n_per_class", "n_constituents", "seed", "out", "chunk_size"):
         if getattr(args, k) is not None:
             cfg[k] = getattr(args, k)
 
@@ -51,7 +54,7 @@ def main(argv=None):
 
     t0 = time.time()
     data = generate_jets(cfg["n_per_class"], out=cfg["out"], seed=cfg["seed"], classes=tuple(args.classes.split(",")),
-                         n_workers=args.workers, n_constituents=cfg["n_constituents"], chunk_size=args.chunk_size,
+                         n_workers=args.workers, n_constituents=cfg["n_constituents"], chunk_size=cfg["chunk_size"],
                          containment=not args.no_containment)
     md = data["metadata"]
     print(f"wrote {cfg['out']} ({os.path.getsize(cfg['out']) / 1e6:.2f} MB): {len(data['labels'])} jets in "

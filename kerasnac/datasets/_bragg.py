@@ -83,7 +83,8 @@ def make_bragg_peaks(n: int = 10_000, seed: int = 0, patch_size: int = 11, max_s
     # background with a random linear gradient of up to +-20% across the patch
     g = rng.uniform(-0.2, 0.2, (n, 2)) / P
     idx = np.arange(P) - mid
-    img += bg[:, None, None] * (1.0 + g[:, 0, None, None] * idx[None, :, None] + g[:, 1, None, None] * idx[None, None, :])
+    slope = g[:, 0, None, None] * idx[None, :, None] + g[:, 1, None, None] * idx[None, None, :]
+    img += bg[:, None, None] * (1.0 + slope)
     has_neighbour = rng.random(n) < contamination
     k = int(has_neighbour.sum())
     if k:

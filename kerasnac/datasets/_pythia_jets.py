@@ -1,4 +1,4 @@
-"""Generate hls4ml-like jets with Pythia 8 and FastJet (optional extra: ``pip install kerasnac[pythia]``).
+"""Generate hls4ml-like jets with Pythia 8 and FastJet (optional: ``pip install --prefer-binary pythia8mc fastjet``).
 
 Five classes like the hls4ml LHC jet dataset (Coleman et al., arXiv:1709.08705; Duarte et al.,
 arXiv:1804.06913), pp collisions at sqrt(s) = 13 TeV, leading-order hard processes:
@@ -65,9 +65,9 @@ def _require():
         import fastjet  # noqa: F401
         import pythia8mc  # noqa: F401
     except ImportError as e:
-        raise ImportError("Generating jets needs Pythia 8 and FastJet: `pip install pythia8mc fastjet` "
-                          "(pythia8mc compiles from source, ~30-45 min), or `pip install kerasnac[pythia]`. "
-                          "The shipped sample (kerasnac.datasets.jets()) needs neither.") from e
+        raise ImportError("Generating jets needs Pythia 8 and FastJet: `pip install --prefer-binary pythia8mc fastjet` "
+                          "(pythia8mc 8.317.2 has a manylinux wheel; 8.318.0 is source-only and compiles for "
+                          "30+ minutes). The shipped sample (kerasnac.datasets.jets()) needs neither.") from e
 
 
 def _pythia(cls, seed, s):
