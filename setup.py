@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=["kerasnac", "kerasnac.*"]) + ["kerasnac.search_spaces"],
     # the shipped YAML spaces live in search_spaces/ and install as kerasnac/search_spaces/
     package_dir={"kerasnac.search_spaces": "search_spaces"},
-    package_data={"kerasnac.search_spaces": ["*.yaml"]},
+    package_data={"kerasnac.search_spaces": ["*.yaml"], "kerasnac.datasets": ["data/*.npz"]},
     install_requires=[
         "tensorflow>=2.16,<2.22",
         "tf_keras>=2.16,<2.22",
@@ -24,6 +24,8 @@ setup(
         "six",
         "hls4ml>=1.1,<1.4",
         "numpy>=1.26",
+        "scipy>=1.10",
+        "h5py>=3.8",
         "pandas>=2.0",
         "matplotlib>=3.7",
         "tqdm>=4.60",
@@ -33,8 +35,10 @@ setup(
         "dev": ["pytest>=8", "pytest-xdist>=3"],
         "notebooks": ["jupyter", "nbclient>=0.10", "ipykernel", "papermill"],
         "bench": ["optuna>=4"],
+        # Pythia 8 jet generation; 8.317.2 has binary wheels, 8.318 builds from source for > 1 h here
+        "pythia": ["pythia8mc>=8.310", "fastjet>=3.4"],
     },
-    entry_points={},
+    entry_points={"console_scripts": ["kerasnac = kerasnac.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
