@@ -112,8 +112,8 @@ class DenseStack(keras.layers.Layer):
                                              _val(modes, m, self.qm.ab), _val(modes, m, self.qm.wb))
                 return cost, (shape, out_bits)
 
-            u1 = Unit(modes, keys, support, [self.units_c[i]], dense, len(prober.names))
-            u2 = Unit(modes, u1.keys_out, u1.support_out, [], post, len(prober.names))
+            u1 = Unit(modes, keys, support, [self.units_c[i]], dense, prober)
+            u2 = Unit(modes, u1.keys_out, u1.support_out, [], post, prober)
             self.units.append((u1, u2))
             keys, support = u2.keys_out, u2.support_out
         return self
@@ -150,11 +150,20 @@ class DenseStack(keras.layers.Layer):
 class Relaxed(keras.layers.Layer):
     """Base of relaxed blocks: ``in_shape``/``out_shape`` are canvas shapes (without batch)."""
 
-    def __init__(self, stage: str, btype: str, spec: dict, cs: ChoiceSet, in_shape: tuple, where: str, **kw):
+    #: whether the output's valid region is the whole canvas (False after searched 'valid' convolutions)
+    exact_out = True
+
+    def __init__(self, stage: str, btype: str, spec: dict, cs: ChoiceSet, in_shape: tuple, where: str,
+                 exact_in: bool = True, **kw):
         super().__init__(**kw)
+        self._exact_in = exact_in
         self.stage, self.btype, self.spec, self.in_shape, self.where = stage, btype, spec, tuple(in_shape), where
         self.prefix = f"{stage}/{btype}"
         self.choice_set = cs
+
+    def out_region(self, region, P):
+        """Soft mask of the output's valid positions (``None``: a flat output or the whole canvas)."""
+        return None
 
     def cost(self, dist: Dist, P):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -165,8 +174,12 @@ class SkipRelax(Relaxed):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.out_shape = self.in_shape
+        self.exact_out = self._exact_in
 
-    def call(self, x, P, training=None):
+    def out_region(self, region, P):
+        return region
+
+    def call(self, x, P, training=None, region=None):
         return x
 
     def plan(self, keys, prober):
@@ -206,7 +219,7 @@ class MLPRelax(Relaxed):
                                 flat, "dense", self.where, name="stack")
         self.out_shape = self.stack.out_shape
 
-    def call(self, x, P, training=None):
+    def call(self, x, P, training=None, region=None):
         if len(x.shape) > 2:
             x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
         return self.stack(x, P=P, training=training)
@@ -250,7 +263,7 @@ class DeepSetsRelax(Relaxed):
                               self.phi.out_shape[1:], "rho", self.where, name="rho")
         self.out_shape = self.rho.out_shape
 
-    def call(self, x, P, training=None):
+    def call(self, x, P, training=None, region=None):
         h = self.phi(x, P=P, training=training)
         p = p_of(self.agg, P)
         pooled = tf.add_n([p[i] * (tf.reduce_mean(h, axis=1) if a == "mean" else tf.reduce_max(h, axis=1))
@@ -274,7 +287,7 @@ class DeepSetsRelax(Relaxed):
             cost, out_bits = prober.layers(f"gpool_{agg}", shape, bits, lambda x, n: layers[agg](name=f"{n}_{agg}")(x))
             return cost, ((shape[-1],), out_bits)
 
-        self.pool = Unit(self.modes, phi_keys, support, [self.agg], fn, len(prober.names))
+        self.pool = Unit(self.modes, phi_keys, support, [self.agg], fn, prober)
         self.rho.plan(self.modes, self.pool.keys_out, self.pool.support_out, prober)
         return self
 

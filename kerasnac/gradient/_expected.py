@@ -57,14 +57,27 @@ class Modes:
 class Unit:
     """Static cost table of one candidate layer given the modes, the input contexts and its own choices.
 
-    ``fn(mode_index, key, own_values) -> (cost vector, out_key)``. ``support`` ``[M, K]`` marks the
-    (mode, context) pairs that can occur; others are never probed.
+    ``fn(mode_index, key, own_values) -> (cost vector, out_key)``, calling ``prober``'s probes (run
+    twice: once to collect the probes, evaluated in batches, then to read them). ``support`` ``[M, K]``
+    marks the (mode, context) pairs that can occur; others are never probed.
     """
 
-    def __init__(self, modes: Modes, keys_in: list, support_in: np.ndarray, own: list, fn, n_metrics: int):
+    def __init__(self, modes: Modes, keys_in: list, support_in: np.ndarray, own: list, fn, prober):
         self.own = own
         own_vals = list(itertools.product(*[c.values for c in own]))
         M, K, C = len(modes), len(keys_in), len(own_vals)
+        n_metrics = len(prober.names)
+        if hasattr(prober, "flush"):  # first pass: record every probe, then evaluate them in batches
+            prober.collecting = True
+            try:
+                for m in range(M):
+                    for k in range(K):
+                        if support_in[m, k]:
+                            for vals in own_vals:
+                                fn(m, keys_in[k], vals)
+            finally:
+                prober.collecting = False
+            prober.flush()
         T = np.zeros((M, K, C, n_metrics), dtype="float32")
         succ = {}
         out_idx = -np.ones((M, K, C), dtype=int)

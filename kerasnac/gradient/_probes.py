@@ -41,6 +41,9 @@ def resolve_cost(cost, where="cost") -> Callable | None:
     """
     if cost is None:
         return None
+    if cost == "latency_cycles":
+        # the sum of the layers' cycles: the latency of a chain (an upper bound with parallel branches)
+        return lambda table: float(table["latency_cycles"].sum())
     if isinstance(cost, str):
         c = costs.get_cost(cost)
         if not c.uses_table:
@@ -91,6 +94,8 @@ class Prober:
         self.opts.pop("input_bits", None)
         self._structs: dict = {}
         self._cache: dict = {}
+        self._pending: dict = {}
+        self.collecting = False
         self.n_tables = 0
 
     def zero(self):
@@ -101,21 +106,38 @@ class Prober:
 
     def _probe(self, key, build, select, b_in, wb=None, act=None, ab=None):
         """Cost vector and output bits of the rows ``select(table)`` of the structure ``key``
-        (``build(name) -> (input, output)``, built once) with bit widths ``wb``/``ab`` swapped in."""
+        (``build(name) -> (input, output)``, built once) with bit widths ``wb``/``ab`` swapped in.
+
+        While ``collecting``, requests are only recorded (and a placeholder returned); :meth:`flush`
+        then evaluates them with one ``layer_table`` per combination of bit widths."""
         full = (key, wb, act, ab, b_in)
         if full in self._cache:
             return self._cache[full]
-        if key not in self._structs:
-            name = f"p{len(self._structs)}"
-            inp, out = build(name)
-            self._structs[key] = keras.Model(inp, out, name=name)
-        model = self._structs[key]
-        _swap(model, wb, act, ab)
-        self.n_tables += 1
-        t = select(costs.layer_table(model, input_bits=b_in, **self.opts))
-        res = (self._vec(t), float(t["out_bits"].iloc[-1]) if len(t) else float(b_in))
-        self._cache[full] = res
-        return res
+        self._pending[full] = (build, select)
+        if self.collecting:
+            return self.zero(), float(b_in)
+        self.flush()
+        return self._cache[full]
+
+    def flush(self):
+        groups: dict = {}
+        for full, (build, select) in self._pending.items():
+            key = full[0]
+            if key not in self._structs:
+                name = f"p{len(self._structs)}"
+                self._structs[key] = (name, *build(name))
+            groups.setdefault(full[1:], []).append((full, select))
+        self._pending = {}
+        for (wb, act, ab, b_in), items in groups.items():
+            structs = [self._structs[full[0]] for full, _ in items]
+            model = keras.Model([s[1] for s in structs], [s[2] for s in structs])
+            _swap(model, wb, act, ab)
+            self.n_tables += 1
+            table = costs.layer_table(model, input_bits=b_in, **self.opts)
+            owner = table["layer"].str.split("_", n=1).str[0]
+            for (full, select), (name, _, _) in zip(items, structs):
+                t = select(table[owner == name])
+                self._cache[full] = (self._vec(t), float(t["out_bits"].iloc[-1]) if len(t) else float(b_in))
 
     # ------------------------------------------------------------------ candidate layers
     def dense(self, in_shape, b_in, units, wb):
@@ -123,7 +145,7 @@ class Prober:
         def build(name):
             inp = keras.Input(tuple(in_shape))
             cfg = {"layers": 1, "units_0": int(units), "batchnorm": False, "activation": "linear"}
-            return inp, dense_stack(inp, cfg, Quant(weight_bits=8), name)
+            return inp, dense_stack(inp, cfg, Quant(), name)  # float build (fast); bits are swapped in
 
         return self._probe(("dense", tuple(in_shape), int(units)), build, lambda t: t.iloc[:1], b_in, wb=wb)
 
@@ -132,7 +154,7 @@ class Prober:
         def build(name):
             inp = keras.Input(tuple(in_shape))
             cfg = {"kernel_size": int(kernel_size), "padding": padding, "batchnorm": False, "activation": "linear"}
-            return inp, conv_layer(inp, int(filters), cfg, Quant(weight_bits=8), name)
+            return inp, conv_layer(inp, int(filters), cfg, Quant(), name)
 
         key = ("conv", tuple(in_shape), int(filters), int(kernel_size), padding)
         return self._probe(key, build, lambda t: t.iloc[:1], b_in, wb=wb)
@@ -145,7 +167,7 @@ class Prober:
 
         def build(name):
             inp = keras.Input(tuple(shape))
-            q = Quant(weight_bits=8, activation_bits=32 if a_float else 8)
+            q = Quant(activation_bits=32 if a_float else 8)
             if kind == "dense":
                 cfg = {"layers": 1, "units_0": int(shape[-1]), "batchnorm": bool(bn), "activation": act}
                 return inp, dense_stack(inp, cfg, q, name)
@@ -155,11 +177,14 @@ class Prober:
         key = ("post", kind, tuple(shape), bool(bn), act, a_float)
         return self._probe(key, build, lambda t: t.iloc[1:], b_in, wb=wb, act=act, ab=ab)
 
-    def layers(self, kind, in_shape, b_in, build, wb=None):
-        """Any fixed structure ``build(x, name) -> y`` (pooling, softmax, attention); ``wb`` swaps the
-        weight bits of every quantized layer in it. Returns ``(cost vector, out bits)``."""
+    def layers(self, kind, in_shape, b_in, build, wb=None, act=None, ab=None, skip_rows=0):
+        """Any fixed structure ``build(x, name) -> y`` (pooling, softmax, attention). ``kind`` must name
+        everything structural; ``wb`` / ``(act, ab)`` swap the weight / activation bits of its quantized
+        layers; the first ``skip_rows`` rows (a context-setting prefix) are not counted.
+        Returns ``(cost vector, out bits)``."""
         def build_model(name):
             inp = keras.Input(tuple(in_shape))
             return inp, build(inp, name)
 
-        return self._probe(("layers", kind, tuple(in_shape)), build_model, lambda t: t, b_in, wb=wb)
+        return self._probe(("layers", kind, tuple(in_shape)), build_model, lambda t: t.iloc[skip_rows:], b_in,
+                           wb=wb, act=act, ab=ab)

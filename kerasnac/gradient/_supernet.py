@@ -17,7 +17,7 @@ from ._ops import QuantMix, canvas_rows, pad_channels
 class Stage(keras.layers.Layer):
     """A stage: a mixed op over its block types (skip included), outputs padded to one canvas."""
 
-    def __init__(self, st: dict, cs: ChoiceSet, in_shape: tuple, where: str, **kw):
+    def __init__(self, st: dict, cs: ChoiceSet, in_shape: tuple, where: str, exact_in: bool = True, **kw):
         super().__init__(name=st["name"], **kw)
         self.stage_name = st["name"]
         types = list(st["blocks"])
@@ -29,7 +29,9 @@ class Stage(keras.layers.Layer):
             if rank not in get_block(t).input_ranks:
                 raise NotRelaxableError(f"{where}: block {t!r} cannot take a rank-{rank} input here; fix {self.block_c.name}.")
             self.blocks[t] = get_relaxer(t, f"{where}.{t}")(self.stage_name, t, st["blocks"][t], cs, in_shape,
-                                                            f"{where}.{t}", name=f"{self.stage_name}_{t}")
+                                                            f"{where}.{t}", exact_in=exact_in,
+                                                            name=f"{self.stage_name}_{t}")
+        self.exact_out = all(b.exact_out for b in self.blocks.values())
         shapes = [b.out_shape for b in self.blocks.values()]
         if len({len(s) for s in shapes}) > 1 or len({s[:-1] for s in shapes}) > 1:
             raise NotRelaxableError(
@@ -37,13 +39,29 @@ class Stage(keras.layers.Layer):
                 f"that flattens next to a skip), which a weighted sum cannot mix. Fix {self.block_c.name}.")
         self.out_shape = shapes[0][:-1] + (max(s[-1] for s in shapes),)
 
-    def call(self, x, P, training=None):
+    def out_region(self, region, P):
+        if len(self.out_shape) < 2:
+            return None
+        region = tf.ones(self.blocks[self.block_c.values[0]].in_shape[:-1]) if region is None else region
+        p = p_of(self.block_c, P)
+        parts = [self.blocks[t].out_region(region, P) for t in self.block_c.values]
+        if any(r is None for r in parts):
+            return None
+        return tf.add_n([p[i] * r for i, r in enumerate(parts)])
+
+    def call(self, x, P, training=None, region=None):
         if len(self.blocks) == 1:
             (b,) = self.blocks.values()
-            return pad_channels(b(x, P=P, training=training), self.out_shape[-1])
+            return pad_channels(b(x, P=P, training=training, region=region), self.out_shape[-1])
         p = p_of(self.block_c, P)
-        return tf.add_n([p[i] * pad_channels(self.blocks[t](x, P=P, training=training), self.out_shape[-1])
-                         for i, t in enumerate(self.block_c.values)])
+        outs = []
+        for i, t in enumerate(self.block_c.values):
+            y = self.blocks[t](x, P=P, training=training, region=region)
+            rate = getattr(self, "skip_rate", None)
+            if t == "skip" and training and rate is not None:
+                y = tf.nn.dropout(y, rate=rate)  # P-DARTS: weights may not lean on the skip path early
+            outs.append(p[i] * pad_channels(y, self.out_shape[-1]))
+        return tf.add_n(outs)
 
     def plan(self, keys, prober):
         for b in self.blocks.values():
@@ -94,7 +112,7 @@ class Head(keras.layers.Layer):
             cost, _ = prober.layers("head", key[0], key[1], build, wb=wb)
             return cost, ("out",)
 
-        self.unit = Unit(self.modes, keys, np.ones((1, len(keys)), bool), [self.qm.wb], fn, len(prober.names))
+        self.unit = Unit(self.modes, keys, np.ones((1, len(keys)), bool), [self.qm.wb], fn, prober)
         return self
 
     def cost(self, dist, P):
@@ -120,10 +138,11 @@ class Supernet:
         self.choices = ChoiceSet(fixed)
         shape = tuple(space.input_shape)
         self.stages = []
+        exact = True
         for i, st in enumerate(space.stages):
-            stage = Stage(st, self.choices, shape, f"{space.source}: stages[{i}] ({st['name']})")
+            stage = Stage(st, self.choices, shape, f"{space.source}: stages[{i}] ({st['name']})", exact_in=exact)
             self.stages.append(stage)
-            shape = stage.out_shape
+            shape, exact = stage.out_shape, stage.exact_out
         self.head = Head(space, self.choices, shape)
         self.training_values = {}
         for key, spec in space.training.items():
@@ -141,8 +160,9 @@ class Supernet:
         return self.stages + [self.head]
 
     def __call__(self, x, P, training=None):
+        region = None
         for stage in self.stages:
-            x = stage(x, P=P, training=training)
+            x, region = stage(x, P=P, training=training, region=region), stage.out_region(region, P)
         return self.head(x, P=P, training=training)
 
     @property

@@ -1,0 +1,315 @@
+"""GradientSearch: single-shot, hardware-aware supernet search over a SearchSpace (ConNAS4ML-style)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from .. import _data, costs
+from .._keras import keras, tf
+from ..errors import ConfigError
+from ._choices import NotRelaxableError
+from ._controller import DualAscent
+from ._probes import Prober, resolve_cost
+from ._supernet import Supernet
+
+
+class GradientSearch:
+    """Differentiable architecture search on the same :class:`~kerasnac.SearchSpace` and cost model as
+    :class:`~kerasnac.KerasNAC`.
+
+    Every searched choice of the space becomes a mixed op with architecture logits (block type and
+    skip, layer count, activation, bit widths, kernel size, batchnorm, aggregation); widths use
+    FBNetV2 channel masking. Weights are trained on the training split and logits on the validation
+    split, alternating per batch, with Gumbel-softmax samples at an annealed temperature. The loss of
+    the logit step is ``task + lam * E[cost] / C0`` (``C0``: expected cost at uniform probabilities)
+    plus, in budget mode, ``sum_k λ_k E[C_k] / B_k`` with λ_k adapted by dual ascent.
+
+    Args:
+        space: the :class:`~kerasnac.SearchSpace`.
+        cost: what to minimise: a registered table cost (``"bops"``, ``"lut"``, ``"ebops"``, ...),
+            ``kn.costs.weighted(lut=1.0, ff=0.5, ...)``, a ``{name: weight}`` dict, a callable on
+            one ``costs.layer_table`` row (a candidate layer's config) or ``None`` (budget only).
+        budget: ``{cost name: limit}``, met by adapting one λ per entry with a PI controller (``None``: no
+            budget). ``budget_mode="target"`` steers the expected cost *to* the budget (λ may turn
+            negative when below it), ``"limit"`` only pushes it under (λ ≥ 0). ``budget_rate`` and
+            ``budget_gain`` are the integral and proportional gains per architecture step.
+        lam: fixed weight of the ``cost`` term (0 disables it).
+        epochs, warmup_epochs: search epochs; during warm-up only weights train (uniformly sampled
+            paths, no cost term). Default warm-up: a fifth of the epochs.
+        temperature: ``(start, end)`` of the exponential Gumbel-softmax annealing. The expected cost
+            uses ``softmax(logits / T)``, so it approaches the argmax architecture's cost as T falls.
+        fixed: ``{hp name: value}`` pins choices (needed for the non-relaxable ones, see
+            :class:`NotRelaxableError`), e.g. ``{"s1/block": "skip"}``.
+        skip_dropout: dropout rate on skip paths at the start of the search, decayed linearly to 0
+            (P-DARTS): the remedy against collapse to Skip, together with the warm-up.
+        cost_options: options of the cost model (``input_bits``, ``reuse_factor``, ``strategy``, ...).
+
+    Example:
+        >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, dsp=55.0), epochs=20)  # doctest: +SKIP
+        >>> gs.fit(x, y, validation_data=(xv, yv))                                          # doctest: +SKIP
+        >>> model = gs.derive()                                                              # doctest: +SKIP
+    """
+
+    def __init__(self, space, cost="bops", budget: dict | None = None, *, lam: float = 1.0, epochs: int = 30,
+                 warmup_epochs: int | None = None, batch_size: int = 128, learning_rate: float | None = None,
+                 arch_learning_rate: float = 0.01, temperature=(2.0, 0.1), fixed: dict | None = None,
+                 skip_dropout: float = 0.3, budget_rate: float = 0.05, budget_gain: float = 1.0,
+                 budget_mode: str = "target", finetune_epochs: int = 3,
+                 cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
+        self.space, self.epochs, self.seed, self.verbose = space, epochs, int(seed), verbose
+        self.warmup_epochs = max(1, epochs // 5) if warmup_epochs is None else int(warmup_epochs)
+        if not 0 <= self.warmup_epochs < epochs:
+            raise ConfigError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}.")
+        self.batch_size, self.arch_lr, self.finetune_epochs = batch_size, arch_learning_rate, finetune_epochs
+        self.temperature = tuple(float(t) for t in temperature)
+        self.cost_options = dict(cost_options or {})
+        self.cost_name = cost if isinstance(cost, str) else getattr(cost, "__name__", "cost")
+        metrics = {}
+        cost_fn = resolve_cost(cost)
+        if cost_fn is not None:
+            metrics["cost"] = cost_fn
+        self.budget = dict(budget or {})
+        for k in self.budget:
+            metrics[f"budget:{k}"] = resolve_cost(k, where=f"budget[{k!r}]")
+        if not metrics:
+            raise ConfigError("give a cost, a budget or both.")
+        self.lam = float(lam) if cost_fn is not None else 0.0
+        self.metrics = metrics
+        self.supernet = Supernet(space, fixed)
+        self.choices = self.supernet.choices
+        self.skip_dropout = float(skip_dropout)
+        self.controller = DualAscent(self.budget, rate=budget_rate, gain=budget_gain, mode=budget_mode) \
+            if self.budget else None
+        self.learning_rate = learning_rate
+        self.history: list[dict] = []
+        self.model = None
+        self._planned = False
+
+    # ------------------------------------------------------------------ setup
+    def _plan(self):
+        if self._planned:
+            return
+        t = time.time()
+        self.prober = Prober(self.metrics, self.cost_options)
+        self.supernet.plan_cost(self.prober, self.cost_options.get("input_bits", 16))
+        uniform = {n: tf.ones([len(c)]) / len(c) for n, c in self.choices.choices.items()}
+        e0 = self.supernet.expected_cost(uniform).numpy()
+        self.metric_names = list(self.metrics)
+        self.cost_ref = float(max(e0[0], 1e-9)) if "cost" in self.metrics else 1.0
+        self.plan_seconds = time.time() - t
+        self._planned = True
+
+    def _loss_fn(self):
+        if self.space.task == "regression":
+            return keras.losses.MeanSquaredError()
+        if self.space.label_mode == "sparse":
+            return keras.losses.SparseCategoricalCrossentropy()
+        return keras.losses.CategoricalCrossentropy()
+
+    def _build_steps(self):
+        sn, cs = self.supernet, self.choices
+        lr = self.learning_rate or dict((k, v) for k, v in self.space.training.items()).get("learning_rate", 1e-3)
+        lr = lr if isinstance(lr, (int, float)) else 1e-3
+        self.w_opt = keras.optimizers.Adam(learning_rate=float(lr))
+        self.a_opt = keras.optimizers.Adam(learning_rate=self.arch_lr, beta_1=0.5)
+        self.tau = tf.Variable(self.temperature[0], trainable=False, name="temperature")
+        self.lam_var = tf.Variable(self.lam, trainable=False, name="lambda")
+        self.skip_rate = tf.Variable(self.skip_dropout, trainable=False, name="skip_dropout")
+        for stage in sn.stages:
+            stage.skip_rate = self.skip_rate
+        self.rng = tf.random.Generator.from_seed(self.seed)
+        loss_fn = self._loss_fn()
+        has_cost = "cost" in self.metrics
+        nb = len(self.budget)
+        xspec = tf.TensorSpec([None, *self.space.input_shape], tf.float32)
+        yspec = tf.TensorSpec(None, tf.float32)
+
+        def weight_step(x, y):
+            P = cs.probs("sample", self.tau, self.rng)
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, sn(x, P=P, training=True))
+            weights = sn.trainable_weights
+            self.w_opt.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            return loss
+
+        def arch_step(x, y):
+            logits = cs.logit_variables
+            with tf.GradientTape() as tape:
+                P = cs.probs("sample", self.tau, self.rng)
+                task = loss_fn(y, sn(x, P=P, training=True))
+                E = sn.expected_cost(cs.probs("soft", self.tau))
+                total = task
+                if has_cost:
+                    total = total + self.lam_var * E[0] / self.cost_ref
+                if nb:
+                    total = total + self.controller.penalty(E[-nb:])
+            self.a_opt.apply_gradients(zip(tape.gradient(total, logits), logits))
+            if nb:
+                self.controller.update(E[-nb:])
+            return task, E
+
+        def evaluate(x, y):
+            return loss_fn(y, sn(x, P=cs.probs("argmax"), training=False))
+
+        # create every variable (BatchNorm, optimizer slots) before tracing, so each step traces once
+        probe_x = tf.zeros([2, *self.space.input_shape])
+        sn(probe_x, P=cs.probs("soft", 1.0), training=False)
+        self.w_opt.build(sn.trainable_weights)
+        self.a_opt.build(cs.logit_variables)
+        self._weight_step = tf.function(weight_step, input_signature=[xspec, yspec], autograph=False)
+        self._arch_step = tf.function(arch_step, input_signature=[xspec, yspec], autograph=False)
+        self._evaluate = tf.function(evaluate, input_signature=[xspec, yspec], autograph=False)
+
+    # ------------------------------------------------------------------ search
+    def fit(self, x, y=None, validation_data=None, validation_split: float = 0.3):
+        """Search: warm-up epochs on the weights, then alternating weight / architecture steps."""
+        keras.utils.set_random_seed(self.seed)
+        train, val, mode, val_arrays = _data.make_datasets(self.space, x, y, validation_data, validation_split,
+                                                           self.batch_size, self.seed)
+        if self.space.task == "classification":
+            self.space.label_mode = mode
+        if isinstance(val_arrays, tuple):
+            xv, yv = val_arrays
+            arch_ds = (tf.data.Dataset.from_tensor_slices((xv, yv)).shuffle(len(xv), seed=self.seed)
+                       .repeat().batch(self.batch_size))
+        else:
+            arch_ds = val_arrays.repeat()
+        self._train, self._val = train, val
+        self._plan()
+        if not hasattr(self, "_weight_step"):
+            self._build_steps()
+        arch_iter = iter(arch_ds)
+        t0, t1 = self.temperature
+        n_anneal = max(1, self.epochs - self.warmup_epochs - 1)
+        for epoch in range(self.epochs):
+            start = time.time()
+            searching = epoch >= self.warmup_epochs
+            k = epoch - self.warmup_epochs
+            tau = t0 * (t1 / t0) ** (min(max(k, 0), n_anneal) / n_anneal) if searching else t0
+            self.tau.assign(tau)
+            self.skip_rate.assign(self.skip_dropout * max(0.0, 1.0 - epoch / self.epochs))
+            losses, arch_losses = [], []
+            for xb, yb in train:
+                losses.append(float(self._weight_step(xb, tf.cast(yb, tf.float32))))
+                if searching:
+                    xa, ya = next(arch_iter)
+                    task, _ = self._arch_step(xa, tf.cast(ya, tf.float32))
+                    arch_losses.append(float(task))
+            val_loss = float(np.mean([float(self._evaluate(xb, tf.cast(yb, tf.float32))) for xb, yb in val]))
+            self._log(epoch, searching, np.mean(losses), arch_losses, val_loss, time.time() - start)
+        self.search_expected = self.expected_costs()
+        return self
+
+    def _log(self, epoch, searching, loss, arch_losses, val_loss, seconds):
+        E = self.expected_costs()
+        row = {"epoch": epoch, "phase": "search" if searching else "warmup", "loss": float(loss),
+               "arch_loss": float(np.mean(arch_losses)) if arch_losses else np.nan, "val_loss_argmax": val_loss,
+               "temperature": float(self.tau.numpy()), "lambda": self.lam}
+        row.update({("expected_cost" if k == "cost" else f"expected_{k.split(':', 1)[1]}"): v for k, v in E.items()})
+        if self.controller is not None:
+            row.update({f"lambda_{k}": v for k, v in self.controller.values().items()})
+        for name, p in self.choices.numpy_probs(self.tau.numpy()).items():
+            for v, pi in zip(self.choices.choices[name].values, p):
+                row[f"p[{name}={v}]"] = float(pi)
+        row["seconds"] = seconds
+        self.history.append(row)
+        if self.verbose:
+            extra = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("expected", "lambda_")))
+            print(f"epoch {epoch + 1}/{self.epochs} [{row['phase']}] loss={row['loss']:.4f} "
+                  f"val_loss(argmax)={val_loss:.4f} T={row['temperature']:.3f} {extra} ({seconds:.1f}s)")
+
+    # ------------------------------------------------------------------ results
+    def expected_costs(self, probs: str = "soft") -> dict:
+        """Expected cost(s) under ``softmax(logits / T)`` (``"soft"``) or the argmax (``"argmax"``)."""
+        self._plan()
+        tau = float(self.tau.numpy()) if hasattr(self, "tau") else self.temperature[0]
+        E = self.supernet.expected_cost(self.choices.probs(probs, tau)).numpy()
+        return {k: float(v) for k, v in zip(self.metric_names, E)}
+
+    def architecture(self) -> dict:
+        """The derived architecture as hyperparameter values of the space (as a KerasNAC trial's)."""
+        values = dict(self.choices.argmax_values())
+        values.update(self.supernet.training_values)
+        return self.space.complete_values(values)
+
+    def history_dataframe(self) -> pd.DataFrame:
+        """Per epoch: losses, expected cost(s), λ, temperature and every architecture probability."""
+        return pd.DataFrame(self.history)
+
+    def derive(self, finetune_epochs: int | None = None, verbose: int = 0):
+        """Build the argmax architecture with ``space.assemble``, copy the supernet's weights into it and
+        fine-tune it on the training split. Returns the compiled QKeras model; ``summary()`` reports the
+        discretization gap."""
+        raw = dict(self.choices.argmax_values())
+        self.values = self.architecture()
+        model = self.space.model_from_values(self.values)
+        self.supernet.export(model, raw)
+        epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
+        if epochs and hasattr(self, "_train"):
+            model.fit(self._train, validation_data=self._val, epochs=epochs, verbose=verbose)
+        self.model = model
+        self.derived_costs = self.model_costs(model)
+        return model
+
+    def model_costs(self, model) -> dict:
+        """The search's cost metric(s) of a built model, from the cost model on the whole model."""
+        opts = {k: v for k, v in self.cost_options.items()}
+        table = costs.layer_table(model, **opts)
+        return {k: float(fn(table)) for k, fn in self.metrics.items()}
+
+    def summary(self) -> pd.DataFrame:
+        """Expected cost at the end of the search next to the derived model's cost (discretization gap)."""
+        if self.model is None:
+            raise ConfigError("call derive() first.")
+        rows = []
+        argmax = self.expected_costs("argmax")
+        for k in self.metric_names:
+            e, d = self.search_expected[k], self.derived_costs[k]
+            rows.append({"metric": self.cost_name if k == "cost" else k.split(":", 1)[1], "expected_end_of_search": e,
+                         "expected_argmax": argmax[k], "derived_model": d,
+                         "gap_percent": 100.0 * (d - e) / max(abs(d), 1e-12),
+                         "budget": self.budget.get(k.split(":", 1)[-1]) if k != "cost" else None})
+        return pd.DataFrame(rows)
+
+    def plot(self, max_choices: int = 11):
+        """Expected cost, λ and the architecture probabilities per epoch (a matplotlib Figure)."""
+        import matplotlib
+
+        import matplotlib.pyplot as plt
+
+        df = self.history_dataframe()
+        names = [n for n in self.choices.choices][:max_choices]
+        ncols = 3
+        nrows = 1 + (len(names) + ncols - 1) // ncols if names else 1
+        fig = plt.figure(figsize=(4 * ncols, 2.6 * nrows))
+        ax = fig.add_subplot(nrows, 1, 1)
+        for col in [c for c in df.columns if c.startswith("expected")]:
+            ax.plot(df["epoch"], df[col], label=col)
+            key = col[len("expected_"):]
+            if key in self.budget:
+                ax.axhline(self.budget[key], ls="--", color="grey", label=f"budget {key}")
+        ax.set_ylabel("expected cost")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7, loc="upper right")
+        lam_cols = [c for c in df.columns if c.startswith("lambda_")]
+        if lam_cols:
+            ax2 = ax.twinx()
+            for c in lam_cols:
+                ax2.plot(df["epoch"], df[c], ls=":", label=c)
+            ax2.set_yscale("log")
+            ax2.set_ylabel("λ")
+        for i, name in enumerate(names):
+            a = fig.add_subplot(nrows, ncols, ncols + i + 1)
+            for v in self.choices.choices[name].values:
+                a.plot(df["epoch"], df[f"p[{name}={v}]"], label=str(v))
+            a.set_title(name, fontsize=8)
+            a.set_ylim(0, 1)
+            a.legend(fontsize=6)
+        fig.tight_layout()
+        del matplotlib
+        return fig
