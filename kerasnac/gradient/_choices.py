@@ -56,6 +56,10 @@ class ChoiceSet:
 
     def declare(self, name: str, spec, where: str, relaxable: bool = True, why: str = "") -> Choice:
         """A :class:`Choice` for the parameter ``name`` with spec ``spec`` (scalar, list or range)."""
+        if isinstance(spec, list):  # plain copies of Keras' tracking wrappers
+            spec = list(spec)
+        elif isinstance(spec, dict):
+            spec = dict(spec)
         if name in self.fixed:
             value = self.fixed[name]
             self.used_fixed.add(name)

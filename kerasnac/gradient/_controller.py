@@ -1,7 +1,8 @@
 """Budget controller: a PI controller on the cost multipliers λ_k (dual ascent with a proportional term).
 
 Budget mode (in the spirit of HGQ2's β controller): the loss of the architecture step gets
-``sum_k λ_k · E[C_k] / B_k`` and, after every architecture step, with ``e_k = E[C_k] / B_k − 1``::
+``sum_k λ_k · E[C_k] / B_k`` and, after every architecture step, with ``e_k = log(E[C_k] / B_k)``
+(symmetric: twice over the budget weighs as much as half of it)::
 
     I_k ← clip(I_k + k_i · e_k)          (dual ascent on the constraint E[C_k] = B_k)
     λ_k ← clip(I_k + k_p · e_k)          (the proportional term damps the overshoot)
@@ -23,7 +24,7 @@ MODES = ("target", "limit")
 
 
 class DualAscent:
-    def __init__(self, budgets: dict, rate: float = 0.05, gain: float = 1.0, mode: str = "target",
+    def __init__(self, budgets: dict, rate: float = 0.1, gain: float = 2.0, mode: str = "target",
                  bound: float = 100.0):
         if mode not in MODES:
             raise ValueError(f"budget mode must be one of {MODES}, got {mode!r}")
@@ -43,7 +44,7 @@ class DualAscent:
         return tf.reduce_sum(self.lam * expected / self.budgets)
 
     def update(self, expected):
-        err = tf.stop_gradient(expected) / self.budgets - 1.0
+        err = tf.math.log(tf.maximum(tf.stop_gradient(expected), 1e-12) / self.budgets)
         self.integral.assign(tf.clip_by_value(self.integral + self.rate * err, self.lo, self.hi))
         self.lam.assign(tf.clip_by_value(self.integral + self.gain * err, self.lo, self.hi))
 

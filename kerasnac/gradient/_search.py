@@ -55,8 +55,8 @@ class GradientSearch:
 
     def __init__(self, space, cost="bops", budget: dict | None = None, *, lam: float = 1.0, epochs: int = 30,
                  warmup_epochs: int | None = None, batch_size: int = 128, learning_rate: float | None = None,
-                 arch_learning_rate: float = 0.01, temperature=(2.0, 0.1), fixed: dict | None = None,
-                 skip_dropout: float = 0.3, budget_rate: float = 0.05, budget_gain: float = 1.0,
+                 arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
+                 skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
                  budget_mode: str = "target", finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
