@@ -37,8 +37,9 @@ wrong or wasteful:
   lossless types: mean over n -> ``<W + ceil(log2 n), I>`` with an accumulator of
   ``<W + ceil(log2 n), I + ceil(log2 n)>``; max -> the input type; Einsum over c terms ->
   ``<W0 + W1 + ceil(log2 c), I0 + I1 + ceil(log2 c)>``.
-* ``ReuseFactor`` and ``Strategy`` for the model and every layer; ``IOType``, part and clock period
-  go to ``convert_from_keras_model``.
+* ``ReuseFactor`` and ``Strategy`` for the model and every layer (``Latency`` for the Einsum of
+  the attention, its only implementation); ``IOType``, part and clock period go to
+  ``convert_from_keras_model``. The Einsum needs ``io_parallel``.
 """
 
 from __future__ import annotations
@@ -170,6 +171,10 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
             prec["weight"] = value_precision(kernel.numpy(), float_bits)
             if getattr(layer, "bias", None) is not None and not _has_quantizer(layer, "bias_quantizer"):
                 prec["bias"] = value_precision(layer.bias.numpy(), float_bits)
+        if isinstance(layer, keras.layers.Dot) and len(layer.input_shape[0]) > 2:
+            # becomes an hls4ml Einsum (see _hls_layers), which has only a Latency implementation;
+            # it has no weights, so the Resource strategy (weights in BRAM) would not apply anyway
+            lc["Strategy"] = "Latency"
         layout = _softmax_layout(layer)
         if layout is not None:
             n_outer, n, n_inner = layout
@@ -230,10 +235,11 @@ def _lossless(node):
     return None
 
 
-def refine_config(cfg: dict, hls_model) -> bool:
+def refine_config(cfg: dict, hls_model, keep=()) -> bool:
     """Give layers that hls4ml 1.3 does not infer lossless types from their (now known) inputs.
 
-    Returns True if the config changed (then convert again: downstream inference depends on it).
+    ``keep``: ``(layer, precision key)`` pairs set by the user, left alone. Returns True if the
+    config changed (then convert again: downstream inference depends on it).
     """
     changed = False
     names = cfg.setdefault("LayerName", {})
@@ -243,7 +249,7 @@ def refine_config(cfg: dict, hls_model) -> bool:
             continue
         prec = names.setdefault(node.name, {}).setdefault("Precision", {})
         for key, value in want.items():
-            if prec.get(key) != value:
+            if (node.name, key) not in keep and prec.get(key) != value:
                 prec[key] = value
                 changed = True
     return changed

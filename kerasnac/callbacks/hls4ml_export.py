@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 
 from ._base import Callback, Candidate, register_callback
-from . import _hls_config, _hls_layers, _hls_report
+from . import _csim, _hls_config, _hls_layers, _hls_report
 
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
 #: executable hls4ml's ``build()`` needs, per backend
@@ -114,6 +114,10 @@ class HLS4MLExport(Callback):
             minimum total width for ``"auto"``.
         float_bits: width of float weights (layers without a quantizer, BatchNormalization).
         softmax_table_size: exp/inverse table size of softmax layers.
+        csim_timeout: seconds allowed for one C-simulation run. The simulation library runs in a
+            child process (see ``_csim``), so a crash of it fails only this candidate.
+        layer_config: ``{layer_name: {hls4ml LayerName entries}}`` merged over kerasnac's choices,
+            e.g. ``{"head_dense": {"Precision": {"result": "fixed<16,6>"}, "ReuseFactor": 4}}``.
         on_error: ``"record"`` (return ``csim_ok=False`` and ``hls_error``) or ``"raise"``.
 
     Returns (``on_candidate``) columns: ``hls_dir, hls_input_precision, csim_n, csim_ok,
@@ -131,7 +135,8 @@ class HLS4MLExport(Callback):
                  trace_on_mismatch: bool = True, agreement_threshold: float = 0.995,
                  regression_tolerance: float | None = None, input_precision: str | None = "auto",
                  input_bits: int = 16, float_bits: int = 16, softmax_table_size: int = 1024,
-                 trace_tolerance: float = 0.05, project_name: str = "myproject", on_error: str = "record"):
+                 trace_tolerance: float = 0.05, layer_config: dict | None = None, csim_timeout: float = 900,
+                 project_name: str = "myproject", on_error: str = "record"):
         if io_type not in ("io_parallel", "io_stream"):
             raise ValueError(f"io_type must be 'io_parallel' or 'io_stream', got {io_type!r}")
         if str(strategy).lower() not in ("latency", "resource"):
@@ -154,6 +159,8 @@ class HLS4MLExport(Callback):
         self.input_precision, self.input_bits = input_precision, input_bits
         self.float_bits, self.softmax_table_size = float_bits, softmax_table_size
         self.project_name, self.on_error = project_name, on_error
+        self.layer_config = layer_config or {}
+        self.csim_timeout = csim_timeout
 
     # ------------------------------------------------------------------ steps
     def project_dir(self, candidate: Candidate) -> str:
@@ -172,10 +179,22 @@ class HLS4MLExport(Callback):
 
         _hls_layers.install()
         with keras2_as_keras():
-            return _hls_config.build_config(
+            cfg = _hls_config.build_config(
                 model, backend=self.backend, strategy=self.strategy, reuse_factor=self.reuse_factor,
                 input_precision=self.resolve_input_precision(x), float_bits=self.float_bits,
                 table_size=self.softmax_table_size)
+        names = cfg["LayerName"]
+        unknown = sorted(set(self.layer_config) - set(names))
+        if unknown:
+            raise ValueError(f"layer_config names layers that are not in the model: {unknown}; "
+                             f"hls4ml layers: {sorted(names)}")
+        for name, entries in self.layer_config.items():
+            for key, value in entries.items():
+                if key == "Precision" and isinstance(value, dict):
+                    names[name].setdefault("Precision", {}).update(value)
+                else:
+                    names[name][key] = value
+        return cfg
 
     def convert(self, model, prj_dir: str, x=None, config: dict | None = None):
         """Convert ``model`` into an hls4ml ModelGraph writing to ``prj_dir``; returns (graph, config)."""
@@ -192,7 +211,8 @@ class HLS4MLExport(Callback):
                     model, hls_config=cfg, output_dir=prj_dir, project_name=self.project_name,
                     backend=self.backend, io_type=self.io_type, part=self.part,
                     clock_period=self.clock_period)
-            if not _hls_config.refine_config(cfg, hls_model):
+            keep = {(n, k) for n, e in self.layer_config.items() for k in e.get("Precision", {})}
+            if not _hls_config.refine_config(cfg, hls_model, keep):
                 break
         return hls_model, cfg
 
@@ -225,11 +245,11 @@ class HLS4MLExport(Callback):
                 row["hls_convert_s"] = round(time.perf_counter() - t0, 2)
                 stage = "compile"
                 t0 = time.perf_counter()
-                hls_model.compile()
+                lib = _csim.compile_library(hls_model)
                 row["hls_compile_s"] = round(time.perf_counter() - t0, 2)
             if x is not None:
                 stage = "predict"
-                row.update(self.compare(model, hls_model, x, candidate.task))
+                row.update(self.compare(model, hls_model, x, candidate.task, lib))
                 if not row["csim_ok"] and self.trace_on_mismatch:
                     stage = "trace"
                     with contextlib.redirect_stdout(log):
@@ -241,6 +261,8 @@ class HLS4MLExport(Callback):
                 row.update(self.synthesize(hls_model, prj))
         except Exception as exc:  # noqa: BLE001 - reported per candidate
             detail = _error_lines(log.getvalue()) if stage in ("compile", "trace") else ""
+            if "C simulation crashed" in str(exc):
+                detail = ""
             msg = (f"hls4ml {stage} failed for candidate {candidate.candidate_id!r}: "
                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                    + (f" [g++: {detail}]" if detail else "")
@@ -262,10 +284,12 @@ class HLS4MLExport(Callback):
                 f.write(log.getvalue())
 
     # ------------------------------------------------------------------ checks
-    def compare(self, model, hls_model, x, task: str) -> dict:
-        """C-simulation vs Keras on ``x``: label agreement (classification) or abs. differences."""
+    def compare(self, model, hls_model, x, task: str, lib: str) -> dict:
+        """C-simulation (library ``lib``) vs Keras on ``x``: label agreement (classification) or
+        absolute differences (regression)."""
         yk = np.asarray(model.predict(x, verbose=0, batch_size=256), dtype=np.float64)
-        yh = np.asarray(hls_model.predict(x), dtype=np.float64).reshape(yk.shape)
+        outs, _ = _csim.run(hls_model, lib, x, timeout=self.csim_timeout)
+        yh = np.asarray(outs[0], dtype=np.float64).reshape(yk.shape)
         diff = np.abs(yh - yk)
         finite = bool(np.all(np.isfinite(yh)))
         out = {"csim_n": int(len(x)),
@@ -287,10 +311,9 @@ class HLS4MLExport(Callback):
 
         Writes the per-layer errors to ``<prj>/csim_trace.json``.
         """
-        for layer in hls_model.get_layers():
-            layer.set_attr("trace", True)
         x = x[: min(len(x), 200)]
-        _, trace = hls_model.trace(np.ascontiguousarray(x))
+        lib = _csim.compile_library(hls_model, trace=True)
+        _, trace = _csim.run(hls_model, lib, x, trace=True, timeout=self.csim_timeout)
         kout = keras_layer_outputs(model, x, list(trace))
         errors, first = [], None
         for layer in hls_model.get_layers():
