@@ -45,13 +45,12 @@ def _plain(v):
 
 
 def _quantizer_string(layer, key):
-    spec = getattr(layer, key, None)
-    if spec is None:
+    """QKeras's own string of a quantizer, e.g. ``quantized_bits(8,0,0,alpha=1)`` (the same for a
+    freshly built and a loaded model, whose ``kernel_quantizer`` is then a config dict)."""
+    if getattr(layer, key, None) is None:
         return None
-    if isinstance(spec, str):
-        return spec
     internal = getattr(layer, f"{key}_internal", None)
-    return str(internal if internal is not None else spec)
+    return str(internal if internal is not None else getattr(layer, key))
 
 
 def _inputs(layer) -> list[str]:
