@@ -30,14 +30,17 @@ def _agreement(space, n=3, seed=0, fixed=None):
     x = tf.zeros([2, *space.input_shape])
     assert sn(x, P=sn.choices.probs("soft"), training=False).shape[0] == 2
     rng = np.random.default_rng(seed)
+    xr = tf.random.uniform([3, *space.input_shape], seed=1)
     for _ in range(n):
         vals = {k: c.values[rng.integers(len(c))] for k, c in sn.choices.choices.items()}
-        v = dict(vals)
-        v.update(sn.training_values)
-        model = space.model_from_values(space.complete_values(v))
+        model = space.model_from_values(sn.hp_values(vals))
         expected = sn.expected_cost(sn.choices.onehot(vals)).numpy()
         actual = kn.costs.evaluate(model, metrics)
         np.testing.assert_allclose(expected, [actual[m] for m in metrics], rtol=1e-5)
+        # the derived model with the supernet's weights computes what the one-hot supernet computes
+        sn.export(model, vals)
+        np.testing.assert_allclose(model.predict(xr.numpy(), verbose=0),
+                                   sn(xr, P=sn.choices.onehot(vals), training=False).numpy(), atol=1e-5)
     return sn
 
 
@@ -48,6 +51,34 @@ def test_supernet_jets_mlp_exact_costs(seed):
 
 def test_supernet_jets_deepsets_exact_costs(seed):
     _agreement(kn.SearchSpace.from_yaml("jets_deepsets"), n=3)
+
+
+def _pin(space, pattern, base=None):
+    """Pin every choice whose name contains one of ``pattern`` to its first value (smaller tests)."""
+    names = Supernet(space, base).choices.choices
+    return {**(base or {}), **{k: c.values[0] for k, c in names.items() if any(p in k for p in pattern)}}
+
+
+def test_supernet_braggnn_exact_costs(seed):
+    """conv_attn / conv ('valid', kernel 1 or 3) / skip / mlp; bit widths pinned to keep the test short."""
+    space = kn.SearchSpace.from_yaml("braggnn")
+    sn = _agreement(space, n=3, fixed=_pin(space, ("/q/", "activation", "s3/mlp/units")))
+    assert {"s0/block", "s0/conv_attn/kernel_size", "s1/block", "s3/mlp/layers"} <= set(sn.choices.choices)
+
+
+@pytest.mark.slow
+def test_supernet_braggnn_full_exact_costs(seed):
+    _agreement(kn.SearchSpace.from_yaml("braggnn"), n=4)
+
+
+def test_small_cnn_pooling_choice_must_be_pinned(seed):
+    space = kn.SearchSpace.from_yaml("small_cnn")
+    with pytest.raises(NotRelaxableError, match="s1/conv/pooling"):
+        Supernet(space)
+    with pytest.raises(NotRelaxableError, match="s2/block"):  # a flattening mlp next to a skip of a 3-D map
+        Supernet(space, fixed={"s1/conv/pooling": "none"})
+    # "max" pooling next to skip would change the shape too, hence "none"
+    _agreement(space, n=2, fixed=_pin(space, ("/q/",), base={"s1/conv/pooling": "none", "s2/block": "mlp"}))
 
 
 def test_not_relaxable_choices_are_named():
@@ -141,3 +172,18 @@ def test_budget_mode_meets_the_budget(data):
     derived = gs.derived_costs["budget:lut"]
     assert derived <= 1.1 * budget
     assert gs.history_dataframe()["lambda_lut"].notna().all()
+
+
+@pytest.mark.slow
+def test_derived_model_converts_with_hls4ml(searched, data, tmp_path):
+    model = searched.derive(finetune_epochs=0)
+    hls4ml = kn._keras.hls4ml()
+    with kn._keras.keras2_as_keras():
+        cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, output_dir=str(tmp_path / "hls"),
+                                                        backend="Vivado", io_type="io_parallel")
+    hm.compile()
+    xv = np.ascontiguousarray(data[1][0][:64].astype("float32"))
+    y_hls, y_keras = hm.predict(xv), model.predict(xv, verbose=0)
+    assert y_hls.shape == y_keras.shape
+    assert np.mean(y_hls.argmax(1) == y_keras.argmax(1)) > 0.8

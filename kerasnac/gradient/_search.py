@@ -233,9 +233,7 @@ class GradientSearch:
 
     def architecture(self) -> dict:
         """The derived architecture as hyperparameter values of the space (as a KerasNAC trial's)."""
-        values = dict(self.choices.argmax_values())
-        values.update(self.supernet.training_values)
-        return self.space.complete_values(values)
+        return self.supernet.hp_values(self.choices.argmax_values())
 
     def history_dataframe(self) -> pd.DataFrame:
         """Per epoch: losses, expected cost(s), λ, temperature and every architecture probability."""

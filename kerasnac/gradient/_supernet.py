@@ -159,6 +159,11 @@ class Supernet:
     def layers(self):
         return self.stages + [self.head]
 
+    def hp_values(self, values: dict) -> dict:
+        """Complete hyperparameter values of the space for the choice ``values`` (plus the user's
+        ``fixed`` values and the training values), as ``space.model_from_values`` takes them."""
+        return self.space.complete_values({**self.choices.fixed, **values, **self.training_values})
+
     def __call__(self, x, P, training=None):
         region = None
         for stage in self.stages:
