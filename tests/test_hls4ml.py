@@ -53,8 +53,8 @@ def build_trained(shape, stages, task, seed=0, n=512):
     return model, x_val
 
 
-def candidate(model, x_val, task, tmp_path, cid="c0"):
-    return Candidate(model, cid, {"trial_id": "00"}, task=task, validation_data=(x_val, None),
+def candidate(model, x_val, task, tmp_path, cid="c0", y_val=None):
+    return Candidate(model, cid, {"trial_id": "00"}, task=task, validation_data=(x_val, y_val),
                      output_dir=str(tmp_path / cid))
 
 
@@ -63,7 +63,8 @@ def candidate(model, x_val, task, tmp_path, cid="c0"):
 def test_matrix_block_converts_and_csim_agrees(case, tmp_path):
     shape, stages, task, _ = CASES[case]
     model, x_val = build_trained(shape, stages, task)
-    row = HLS4MLExport(synth=False, on_error="raise").on_candidate(candidate(model, x_val, task, tmp_path))
+    labels = np.arange(len(x_val)) % 5 if task == "classification" else None  # sparse labels
+    row = HLS4MLExport(synth=False, on_error="raise").on_candidate(candidate(model, x_val, task, tmp_path, y_val=labels))
     print(f"\n[hls4ml matrix] {case}: compile {row['hls_compile_s']:.1f} s, convert {row['hls_convert_s']:.2f} s, "
           + (f"agreement {row['csim_agreement']:.3f} (strict {row['csim_strict_agreement']:.3f}, "
              f"ties {row['csim_ties']:.3f})" if task == "classification" else
@@ -73,6 +74,7 @@ def test_matrix_block_converts_and_csim_agrees(case, tmp_path):
     assert os.path.isfile(os.path.join(row["hls_dir"], "firmware", "myproject.cpp"))
     if task == "classification":
         assert row["csim_agreement"] >= 0.99
+        assert abs(row["csim_accuracy"] - row["keras_accuracy"]) <= 0.01
     else:
         assert row["csim_mean_abs_diff"] <= row["csim_tolerance"]
     assert row["resource_source"] == "estimated"
@@ -191,7 +193,7 @@ def test_rank2_dot_becomes_einsum_with_keras_semantics():
 def test_arguments_are_checked_and_registered():
     assert isinstance(get_callback("hls4ml"), HLS4MLExport)
     for kw in ({"io_type": "io_serial"}, {"strategy": "fast"}, {"backend": "Quartus"}, {"reuse_factor": 0},
-               {"on_error": "ignore"}, {"n_samples": 0}):
+               {"on_error": "ignore"}, {"n_samples": 0}, {"output_dir": "."}):
         with pytest.raises(ValueError):
             HLS4MLExport(**kw)
 

@@ -32,6 +32,14 @@ def compile_library(hls_model, trace: bool = False) -> str:
     return hls_model.config.backend.compile(hls_model)
 
 
+def reset_trace(hls_model) -> None:
+    """Rewrite the project without the trace code of :func:`compile_library` ``(trace=True)``."""
+    hls_model.config.trace_output = False
+    for layer in hls_model.get_layers():
+        layer.set_attr("trace", False)
+    hls_model.write()
+
+
 def _raise_stack_limit():  # pragma: no cover - runs in the child
     soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
     want = hard if hard != resource.RLIM_INFINITY else 1 << 30

@@ -144,6 +144,12 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
     cfg["Model"]["Strategy"] = strategy
     cfg["Model"]["ReuseFactor"] = int(reuse_factor)
     names = cfg["LayerName"]
+    if input_precision:
+        # model.inputs, not model.layers: a Sequential model has no InputLayer in .layers
+        for t in model.inputs:
+            name = t._keras_history.layer.name  # noqa: SLF001 - tf_keras has no public accessor
+            if name in names:
+                names[name].setdefault("Precision", {})["result"] = input_precision
     for layer in model.layers:
         lc = names.get(layer.name)
         if lc is None:
@@ -152,8 +158,6 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
         if "ReuseFactor" in lc:
             lc["ReuseFactor"] = int(reuse_factor)
         if isinstance(layer, keras.layers.InputLayer):
-            if input_precision:
-                prec["result"] = input_precision
             continue
         if isinstance(layer, keras.layers.BatchNormalization):
             scale = layer.gamma.numpy() / np.sqrt(layer.moving_variance.numpy() + layer.epsilon) \

@@ -121,7 +121,8 @@ class HLS4MLExport(Callback):
         on_error: ``"record"`` (return ``csim_ok=False`` and ``hls_error``) or ``"raise"``.
 
     Returns (``on_candidate``) columns: ``hls_dir, hls_input_precision, csim_n, csim_ok,
-    csim_agreement, csim_strict_agreement, csim_ties`` (classification) or ``csim_max_abs_diff, csim_mean_abs_diff`` (regression;
+    csim_agreement, csim_strict_agreement, csim_ties`` and, with labels, ``csim_accuracy,
+    keras_accuracy`` (classification) or ``csim_max_abs_diff, csim_mean_abs_diff`` (regression;
     classification reports them on the probabilities too), ``csim_first_bad_layer`` and
     ``csim_first_bad_err`` (after a failed check), ``hls_convert_s, hls_compile_s``,
     ``resource_source`` ("synthesis" or "estimated"), ``lut, ff, dsp, bram`` (BRAM36 units),
@@ -147,6 +148,8 @@ class HLS4MLExport(Callback):
             raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
         if isinstance(reuse_factor, bool) or int(reuse_factor) != reuse_factor or reuse_factor < 1:
             raise ValueError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}")
+        if os.path.normpath(str(output_dir)) in (".", ""):
+            raise ValueError("output_dir must name a (sub)directory for the hls4ml projects, e.g. 'hls'")
         if int(n_samples) < 1:
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
         self.output_dir = output_dir
@@ -235,12 +238,13 @@ class HLS4MLExport(Callback):
         try:
             with contextlib.redirect_stdout(log):
                 cfg = self.hls_config(model, x)
-                row["hls_input_precision"] = cfg["LayerName"].get(model.layers[0].name, {}).get(
+                row["hls_input_precision"] = cfg["LayerName"].get(
+                    model.inputs[0]._keras_history.layer.name, {}).get(  # noqa: SLF001
                     "Precision", {}).get("result", _hls_config.DEFAULT_PRECISION)
                 stage = "convert"
                 t0 = time.perf_counter()
-                if os.path.isdir(prj):
-                    shutil.rmtree(prj)
+                if os.path.isfile(os.path.join(prj, "hls4ml_config.yml")):
+                    shutil.rmtree(prj)  # an earlier project of this candidate (never other files)
                 hls_model, cfg = self.convert(model, prj, x, cfg)
                 row["hls_convert_s"] = round(time.perf_counter() - t0, 2)
                 stage = "compile"
@@ -249,7 +253,9 @@ class HLS4MLExport(Callback):
                 row["hls_compile_s"] = round(time.perf_counter() - t0, 2)
             if x is not None:
                 stage = "predict"
-                row.update(self.compare(model, hls_model, x, candidate.task, lib))
+                y = candidate.validation_data[1]
+                y = None if y is None else np.asarray(y)[: self.n_samples]
+                row.update(self.compare(model, hls_model, x, candidate.task, lib, y))
                 if not row["csim_ok"] and self.trace_on_mismatch:
                     stage = "trace"
                     with contextlib.redirect_stdout(log):
@@ -284,9 +290,9 @@ class HLS4MLExport(Callback):
                 f.write(log.getvalue())
 
     # ------------------------------------------------------------------ checks
-    def compare(self, model, hls_model, x, task: str, lib: str) -> dict:
+    def compare(self, model, hls_model, x, task: str, lib: str, y=None) -> dict:
         """C-simulation (library ``lib``) vs Keras on ``x``: label agreement (classification) or
-        absolute differences (regression)."""
+        absolute differences (regression); with labels ``y`` also both accuracies."""
         yk = np.asarray(model.predict(x, verbose=0, batch_size=256), dtype=np.float64)
         outs, _ = _csim.run(hls_model, lib, x, timeout=self.csim_timeout)
         yh = np.asarray(outs[0], dtype=np.float64).reshape(yk.shape)
@@ -298,6 +304,10 @@ class HLS4MLExport(Callback):
         if task == "classification":
             out.update(label_agreement(yk, yh))
             out["csim_ok"] = finite and out["csim_agreement"] >= self.agreement_threshold
+            if y is not None and len(y) == len(x):
+                labels = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y)).astype(int)
+                out["csim_accuracy"] = float(np.mean(yh.argmax(-1) == labels))
+                out["keras_accuracy"] = float(np.mean(yk.argmax(-1) == labels))
         else:
             tol = self.regression_tolerance
             if tol is None:
@@ -338,6 +348,9 @@ class HLS4MLExport(Callback):
 
     # ------------------------------------------------------------------ resources
     def synthesize(self, hls_model, prj: str) -> dict:
+        """Run HLS synthesis (``hls_model.build``) and read its report."""
+        if getattr(hls_model, "config", None) is not None and hls_model.config.trace_output:
+            _csim.reset_trace(hls_model)  # the trace build wrote extra (simulation-only) code
         kwargs = {"csim": False, "synth": True, "vsynth": False}
         if self.backend == "Vitis":
             kwargs["log_to_stdout"] = False
