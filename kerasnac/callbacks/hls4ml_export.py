@@ -10,9 +10,10 @@ Example::
 
 Precision choices are documented in :mod:`kerasnac.callbacks._hls_config`.
 
-Failures: by default (``on_error="record"``) a conversion, g++ compile, prediction or synthesis
-failure does **not** raise. The candidate's row gets ``csim_ok=False``, ``hls_error`` (stage, cause
-and the first g++ error lines) and ``hls_stage``, and still carries the estimated resources, so a
+Failures: by default (``on_error="record"``) a conversion, g++ compile, C-simulation or synthesis
+failure does **not** raise. The candidate's row gets ``hls_error`` (stage, cause and the first g++
+error lines), ``hls_stage`` and ``csim_ok=False`` (unless the check had passed before a synthesis
+failure), and still carries the estimated resources, so a
 model that hls4ml cannot build stays visible (and filterable) in the results table. With
 ``on_error="raise"`` an :class:`HLS4MLExportError` is raised instead (the pipeline then records
 ``hls4ml_error``).
@@ -234,7 +235,6 @@ class HLS4MLExport(Callback):
         row: dict = {"hls_dir": prj}
         log = io.StringIO()
         stage = "config"
-        hls_model = None
         try:
             with contextlib.redirect_stdout(log):
                 cfg = self.hls_config(model, x)
@@ -264,7 +264,8 @@ class HLS4MLExport(Callback):
                 row["csim_ok"] = None  # compiled, but nothing to compare without validation data
             if self.synth_enabled():
                 stage = "synth"
-                row.update(self.synthesize(hls_model, prj))
+                with contextlib.redirect_stdout(log):
+                    row.update(self.synthesize(hls_model, prj))
         except Exception as exc:  # noqa: BLE001 - reported per candidate
             detail = _error_lines(log.getvalue()) if stage in ("compile", "trace") else ""
             if "C simulation crashed" in str(exc):
@@ -276,7 +277,8 @@ class HLS4MLExport(Callback):
             self._write_log(prj, log)
             if self.on_error == "raise":
                 raise HLS4MLExportError(msg, stage) from exc
-            row.update(csim_ok=False, hls_error=msg, hls_stage=stage)
+            row.setdefault("csim_ok", False)  # a synthesis failure keeps a passed C-simulation check
+            row.update(hls_error=msg, hls_stage=stage)
         else:
             self._write_log(prj, log)
         if row.get("resource_source") != "synthesis":
