@@ -49,6 +49,8 @@ def run(workers, args, work):
     port = free_port()
     base = dict(os.environ, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port),
                 TF_CPP_MIN_LOG_LEVEL="3", KERASNAC_CONNECT_TIMEOUT="300")
+    if args.threads:  # TensorFlow threads per worker (default: all cores in every process)
+        base.update(TF_NUM_INTRAOP_THREADS=str(args.threads), TF_NUM_INTEROP_THREADS="1")
     cmd = [sys.executable, "-m", "kerasnac", "search", cfg, "--quiet"]
     t0 = time.time()
     procs = [subprocess.Popen(cmd, env=dict(base, KERASTUNER_TUNER_ID="chief"), stdout=subprocess.DEVNULL,
@@ -85,13 +87,14 @@ def main():
     ap.add_argument("--samples", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--threads", type=int, default=0, help="TF intra-op threads per process (0: TF default)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="kerasnac_speedup_")
     res = {w: run(w, args, work) for w in (1, 2)}
     for r in res.values():
         print(f"{r['workers']} worker(s): {r['completed']} trials, search {r['search_s']} s, wall {r['wall_s']} s, "
               f"per worker {r['trials_per_worker']}", flush=True)
-    summary = {"cores": os.cpu_count(), "load_avg_1min": os.getloadavg()[0], "args": vars(args),
+    summary = {"cores": os.cpu_count(), "load_avg_1min_at_end": os.getloadavg()[0], "args": vars(args),
                "speedup_search": round(res[1]["search_s"] / res[2]["search_s"], 2),
                "speedup_wall": round(res[1]["wall_s"] / res[2]["wall_s"], 2), "runs": list(res.values())}
     print(json.dumps(summary))

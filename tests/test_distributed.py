@@ -95,7 +95,7 @@ def worker_events(project):
 
 
 def test_chief_and_two_workers_complete_every_trial_once(tmp_path):
-    max_trials, port, logs = 6, free_port(), tmp_path / "logs"
+    max_trials, port, logs = 5, free_port(), tmp_path / "logs"
     logs.mkdir()
     directory = tmp_path / "runs"
     deadline = time.monotonic() + TIMEOUT
@@ -127,7 +127,7 @@ def test_chief_and_two_workers_complete_every_trial_once(tmp_path):
 
 
 def test_killed_worker_trial_is_rerun(tmp_path):
-    max_trials, port, logs = 5, free_port(), tmp_path / "logs"
+    max_trials, port, logs = 4, free_port(), tmp_path / "logs"
     logs.mkdir()
     directory = tmp_path / "runs"
     project = str(directory / "p")
