@@ -43,8 +43,10 @@ class KerasNAC:
         local_search: a :class:`kerasnac.LocalSearch`; after the global search its best
             candidates get training-HPO, QAT at several precisions and pruning.
         callbacks: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
-            ``HLS4MLExport``), applied to every final candidate (the local stage's variants, or
-            the global front when there is no local stage).
+            ``HLS4MLExport``), applied to the final models (the local stage's variants, or the
+            global front when there is no local stage).
+        callbacks_on: ``"front"`` (default) runs the callbacks on the final Pareto front only;
+            ``"all"`` on every final model.
         verbose: 1 shows a progress bar, 0 is silent.
 
     Example:
@@ -58,7 +60,7 @@ class KerasNAC:
                  population_size: int = 20, constraints=None, directory: str = "runs",
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
-                 local_search=None, callbacks=(), verbose: int = 1):
+                 local_search=None, callbacks=(), callbacks_on: str = "front", verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -77,6 +79,9 @@ class KerasNAC:
             raise ConfigError(f"local_search must be a kerasnac.LocalSearch, got {type(local_search).__name__}.")
         self.local_search = local_search
         self.callbacks = list(callbacks)
+        if callbacks_on not in ("front", "all"):
+            raise ConfigError(f"callbacks_on must be 'front' or 'all', got {callbacks_on!r}.")
+        self.callbacks_on = callbacks_on
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ConfigError(f"callbacks must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}.")
@@ -226,17 +231,25 @@ class KerasNAC:
                 if self.local_search is not None:
                     rows = self.local_search.refine(model, data, candidate_id=cid, lineage=lineage, directory=directory,
                                                     monitor=monitor, direction=direction, epochs=epochs,
-                                                    callbacks=self.callbacks, extra_metrics=extra, task=self.space.task,
-                                                    log=print if self.verbose else (lambda *a: None))
+                                                    extra_metrics=extra, log=print if self.verbose else (lambda *a: None))
                 else:
                     rows = [_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data, directory=directory,
-                                 callbacks=self.callbacks, extra_metrics=extra, task=self.space.task)]
+                                 extra_metrics=extra)]
             except Exception as e:  # one candidate never stops the others
                 from .local._stage import _error_row
 
                 rows = [_error_row(cid, {**lineage, "stage": "final"}, e)]
             self._final_rows.extend(rows)
-            final_table(self._final_rows, self._final_objectives())  # validates columns early
+            results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
+        if self.callbacks:
+            from .local._stage import apply_callbacks
+
+            ranked = final_table(self._final_rows, self._final_objectives()).to_dict("records")
+            if self.verbose:
+                n = sum(1 for r in ranked if r.get("on_front")) if self.callbacks_on == "front" else len(ranked)
+                print(f"kerasnac: callbacks ({', '.join(cb.name for cb in self.callbacks)}) on {n} final models")
+            self._final_rows = apply_callbacks(ranked, self.callbacks, data, self.space.task,
+                                               self.callbacks_on == "front", log=print if self.verbose else (lambda *a: None))
             results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
 
     def _final_objectives(self):

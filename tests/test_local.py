@@ -124,7 +124,7 @@ def test_kerasnac_local_stage_and_callback_isolation(jets, tmp_path):
                            quant={"weight_bits": [6, 8], "activation_bits": [6]}, training={"learning_rate": 0.01})
     nac = kn.KerasNAC(space, ["val_accuracy", "bops"], max_trials=3, population_size=2, directory=str(tmp_path),
                       verbose=0, local_search=LocalSearch(top_k=1, hpo_trials=0, bits=[(8, 3), (4, 1)]),
-                      callbacks=[_Boom()])
+                      callbacks=[_Boom()], callbacks_on="all")
     nac.fit(xt, yt, validation_data=(xv, yv), epochs=1, batch_size=64)
     df = nac.final_front()
     assert set(df["stage"]) == {"global", "qat"}
@@ -145,3 +145,23 @@ def test_pruning_callback_on_any_model(jets, tmp_path):
     assert out["pruned_sparsity"] == pytest.approx(0.5, abs=0.03)
     assert os.path.isfile(out["pruned_model_path"])
     assert 0 <= out["pruned_val_accuracy"] <= 1
+
+
+class _Count(Callback):
+    name = "count"
+
+    def __init__(self):
+        self.seen = []
+
+    def on_candidate(self, candidate):
+        self.seen.append(candidate.candidate_id)
+        return {"counted": True}
+
+
+def test_callbacks_run_on_the_front_by_default(jets, tmp_path):
+    (xt, yt), (xv, yv) = jets
+    cb = _Count()
+    df = local_search(trained_mlp(jets), (xt, yt, xv, yv), directory=str(tmp_path), epochs=1, callbacks=[cb],
+                      local=LocalSearch(hpo_trials=0, bits=[(8, 3), (3, 0)]), log=lambda *a: None)
+    assert sorted(cb.seen) == sorted(df.loc[df["on_front"], "candidate_id"])
+    assert df.loc[df["on_front"], "counted"].all() and df.loc[~df["on_front"], "counted"].isna().all()

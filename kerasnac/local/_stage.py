@@ -58,13 +58,13 @@ class LocalSearch:
 
     # ------------------------------------------------------------------ one candidate
     def refine(self, model, data: LocalData, *, candidate_id: str, lineage: dict, directory: str,
-               monitor: str = "val_accuracy", direction: str = "max", epochs: int = 5, callbacks=(),
-               extra_metrics=None, task: str = "classification", log=print):
+               monitor: str = "val_accuracy", direction: str = "max", epochs: int = 5,
+               extra_metrics=None, log=print):
         """Run HPO → QAT → pruning on one trained model. Returns a list of result rows."""
         epochs = self.epochs or epochs
         qat_epochs = self.qat_epochs or max(1, epochs // 2)
         rows: list[dict] = []
-        ctx = dict(data=data, directory=directory, callbacks=callbacks, extra_metrics=extra_metrics, task=task)
+        ctx = dict(data=data, directory=directory, extra_metrics=extra_metrics)
 
         def record(stage, m, cid, **lin):
             rows.append(_row(m, cid, {**lineage, "stage": stage, **lin}, **ctx))
@@ -120,8 +120,8 @@ def _error_row(cid, lineage, exc) -> dict:
     return {"candidate_id": cid, **lineage, "status": "FAILED", "error": msg[:300]}
 
 
-def _row(model, cid, lineage, *, data, directory, callbacks, extra_metrics, task) -> dict:
-    """Evaluate, cost, save and hand one variant to the callbacks; never raises for a callback."""
+def _row(model, cid, lineage, *, data, directory, extra_metrics) -> dict:
+    """Evaluate, cost and save one variant as a result row."""
     row = {"candidate_id": cid, **lineage, "status": "COMPLETED"}
     row.update(evaluate(model, data.val()))
     row.update(costs.evaluate(model))
@@ -136,16 +136,36 @@ def _row(model, cid, lineage, *, data, directory, callbacks, extra_metrics, task
     path = os.path.join(out_dir, "model.keras")
     model.save(path)
     row["model_path"] = os.path.abspath(path)
-    cand = Candidate(model=model, candidate_id=cid, lineage=dict(lineage), task=task,
-                     validation_data=(data.x_val, data.y_val), output_dir=out_dir, metrics=dict(row),
-                     train_data=(data.x, data.y))
-    for cb in callbacks:
-        try:
-            row.update(cb.on_candidate(cand) or {})
-        except Exception as e:
-            msg = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
-            row[f"{cb.name}_error"] = msg[:300]
     return row
+
+
+def apply_callbacks(rows: list[dict], callbacks, data: LocalData, task: str, only_front: bool = True, log=print):
+    """Hand the final models (the front, or all) to the callbacks; merge what they return into the rows.
+
+    A callback that raises for one model puts ``<name>_error`` in that row and the others go on.
+    """
+    from ..callbacks.export import load_model
+
+    for row in rows:
+        if row.get("status") != "COMPLETED" or (only_front and not row.get("on_front")):
+            continue
+        try:
+            model = load_model(row["model_path"])
+        except Exception as e:
+            row["load_error"] = str(e)[:300]
+            continue
+        lineage = {k: row.get(k) for k in ("trial_id", "stage", "bits", "sparsity", "target_sparsity") if k in row}
+        cand = Candidate(model=model, candidate_id=row["candidate_id"], lineage=lineage, task=task,
+                         validation_data=(data.x_val, data.y_val), output_dir=os.path.dirname(row["model_path"]),
+                         metrics=dict(row), train_data=(data.x, data.y))
+        for cb in callbacks:
+            try:
+                row.update(cb.on_candidate(cand) or {})
+            except Exception as e:
+                msg = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
+                row[f"{cb.name}_error"] = msg[:300]
+                log(f"  {row['candidate_id']}: callback {cb.name} failed: {msg[:200]}")
+    return rows
 
 
 def final_table(rows: list[dict], objectives) -> pd.DataFrame:
@@ -153,6 +173,7 @@ def final_table(rows: list[dict], objectives) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    df = df.drop(columns=[c for c in ("on_front", "pareto_rank") if c in df])
     df["on_front"] = False
     df["pareto_rank"] = pd.NA
     ok = df["status"] == "COMPLETED"
@@ -167,7 +188,7 @@ def final_table(rows: list[dict], objectives) -> pd.DataFrame:
 
 def local_search(model, data, *, local: LocalSearch | None = None, objectives=(("val_accuracy", "max"), ("bops", "min")),
                  directory: str = "local_runs", candidate_id: str = "model", epochs: int = 5, callbacks=(),
-                 batch_size: int = 256, log=print) -> pd.DataFrame:
+                 callbacks_on: str = "front", batch_size: int = 256, log=print) -> pd.DataFrame:
     """Run the local stage on one trained, compiled model.
 
     Args:
@@ -176,6 +197,8 @@ def local_search(model, data, *, local: LocalSearch | None = None, objectives=((
         local: :class:`LocalSearch` settings.
         objectives: ``(name, direction)`` pairs for the final front; the first metric-type one
             (``val_*``) is what the HPO optimises.
+        callbacks, callbacks_on: post-search callbacks, run on the final front (``"front"``) or
+            on every variant (``"all"``).
 
     Returns:
         the table of all variants (``global``, ``hpo``, ``qat``, ``pruned``) with ``on_front``.
@@ -185,8 +208,10 @@ def local_search(model, data, *, local: LocalSearch | None = None, objectives=((
     monitor, direction = next(((n, d) for n, d in objectives if n.startswith("val_")), ("val_loss", "min"))
     os.makedirs(directory, exist_ok=True)
     rows = local.refine(model, data, candidate_id=candidate_id, lineage={"source": "model"}, directory=directory,
-                        monitor=monitor, direction=direction, epochs=epochs, callbacks=callbacks,
-                        task="classification" if "crossentropy" in str(model.loss) else "regression", log=log)
+                        monitor=monitor, direction=direction, epochs=epochs, log=log)
     df = final_table(rows, list(objectives))
+    if callbacks:
+        task = "classification" if "crossentropy" in str(model.loss) else "regression"
+        df = pd.DataFrame(apply_callbacks(df.to_dict("records"), callbacks, data, task, callbacks_on == "front", log))
     write_csv_atomic(df, os.path.join(directory, "final.csv"))
     return df
