@@ -130,7 +130,7 @@ def test_derive_inherits_weights_and_reports_gap(searched, data, tmp_path):
     np.testing.assert_allclose(model.predict(xv, verbose=0), sn_out, atol=1e-5)
     summary = gs.summary()
     row = summary.iloc[0]
-    assert row["expected_argmax"] == pytest.approx(row["derived_model"], rel=1e-6)  # exact for the argmax
+    assert row["argmax_model"] == pytest.approx(row["derived_model"], rel=1e-6)  # exact for the argmax
     assert abs(row["gap_percent"]) < 25
     # trains, saves and loads
     model = gs.derive(finetune_epochs=1)
@@ -161,16 +161,21 @@ def test_strong_cost_weight_picks_the_cheap_options(data):
 
 def test_budget_mode_meets_the_budget(data):
     keras.utils.set_random_seed(0)
-    gs0 = GradientSearch(tiny_space(), cost=None, budget={"lut": 1e9}, epochs=1, warmup_epochs=0, verbose=0)
-    gs0._plan()
-    uniform = gs0.expected_costs()["budget:lut"]
-    budget = 0.4 * uniform
-    gs = GradientSearch(tiny_space(), cost=None, budget={"lut": budget}, epochs=6, warmup_epochs=1, batch_size=32,
-                        verbose=0, budget_rate=0.3)
+    gs = GradientSearch(tiny_space(), cost=None, budget={"lut": 1.0}, epochs=6, warmup_epochs=1, batch_size=32,
+                        arch_learning_rate=0.05, verbose=0)
+    gs._plan()
+    # a budget at the cost of a mid-sized architecture (the tiny space has only 80 architectures)
+    mid = {"s0/mlp/layers": 1, "s0/mlp/units_0": 32, "s0/mlp/q/w_bits": 4, "s1/block": "skip"}
+    budget = float(gs.supernet.expected_cost(gs.choices.onehot(mid)).numpy()[0]) * 1.05
+    gs.controller.budgets = tf.constant([budget])
+    gs.budget = {"lut": budget}
     gs.fit(*data[0], validation_data=data[1])
     gs.derive(finetune_epochs=0)
     derived = gs.derived_costs["budget:lut"]
-    assert derived <= 1.1 * budget
+    assert abs(derived / budget - 1) <= 0.1, (derived, budget, gs.repair_log)
+    # the relaxed search alone: the expected cost at the end and the argmax architecture stay near it
+    s = gs.summary().iloc[0]
+    assert 0.5 * budget <= s["argmax_model"] <= 1.5 * budget, s
     assert gs.history_dataframe()["lambda_lut"].notna().all()
 
 

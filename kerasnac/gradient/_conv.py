@@ -311,7 +311,7 @@ class ConvAttnRelax(_ConvBase):
             act, ab, wb = _val(modes, m, self.act), _val(modes, m, self.qm.ab), _val(modes, m, self.qm.wb)
 
             def build(x, name):
-                q = Quant(weight_bits=8, activation_bits=32 if ab >= 32 else 8)
+                q = Quant(activation_bits=32 if ab >= 32 else 8)  # float weights build fast; bits are swapped in
                 cfg = {"filters": int(shape[-1]), "kernel_size": 1, "padding": "same", "activation": act,
                        "batchnorm": False}
                 return block.build(x, cfg, q, name)

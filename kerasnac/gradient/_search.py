@@ -239,12 +239,58 @@ class GradientSearch:
         """Per epoch: losses, expected cost(s), λ, temperature and every architecture probability."""
         return pd.DataFrame(self.history)
 
-    def derive(self, finetune_epochs: int | None = None, verbose: int = 0):
+    def _budget_error(self, costs_vec):
+        nb = len(self.budget)
+        return [float(c / b - 1.0) for c, b in zip(costs_vec[-nb:], self.budget.values())]
+
+    def repair(self, values: dict, tolerance: float = 0.1, max_steps: int = 30) -> dict:
+        """Move the argmax architecture onto the budget(s) with exact one-hot costs.
+
+        While a budgeted cost misses its budget by more than ``tolerance`` (over it, or in
+        ``"target"`` mode under it), change the one choice whose change reduces the miss, preferring the
+        alternative with the highest logit (the most probable one). Over-budget misses weigh 10x.
+        Returns the repaired ``{choice: value}``; the steps are kept in ``repair_log``.
+        """
+        cs, sn = self.choices, self.supernet
+
+        def miss(vals):
+            err = self._budget_error(sn.expected_cost(cs.onehot(vals)).numpy())
+            under = self.controller.mode == "target"
+            return sum(10 * max(e - tolerance, 0) + (max(-e - tolerance, 0) if under else 0) for e in err)
+
+        values, self.repair_log = dict(values), []
+        current = miss(values)
+        for _ in range(max_steps):
+            if current <= 0:
+                break
+            best = None
+            for name, c in cs.choices.items():
+                logits = c.logits.numpy()
+                for j, v in enumerate(c.values):
+                    if v == values[name]:
+                        continue
+                    m = miss({**values, name: v})
+                    if m < current - 1e-9 and (best is None or logits[j] > best[0]):
+                        best = (logits[j], name, v, m)
+            if best is None:
+                break
+            _, name, v, current = best
+            self.repair_log.append((name, values[name], v))
+            values[name] = v
+        return values
+
+    def derive(self, finetune_epochs: int | None = None, verbose: int = 0, repair: bool = True):
         """Build the argmax architecture with ``space.assemble``, copy the supernet's weights into it and
         fine-tune it on the training split. Returns the compiled QKeras model; ``summary()`` reports the
-        discretization gap."""
+        discretization gap.
+
+        In budget mode with ``repair=True``, an argmax architecture that misses a budget by more than 10%
+        is first moved onto it with :meth:`repair` (exact costs, most probable alternatives first)."""
         raw = dict(self.choices.argmax_values())
-        self.values = self.architecture()
+        self.repair_log = []
+        if self.budget and repair:
+            raw = self.repair(raw)
+        self.values = self.supernet.hp_values(raw)
         model = self.space.model_from_values(self.values)
         self.supernet.export(model, raw)
         epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
@@ -261,17 +307,20 @@ class GradientSearch:
         return {k: float(fn(table)) for k, fn in self.metrics.items()}
 
     def summary(self) -> pd.DataFrame:
-        """Expected cost at the end of the search next to the derived model's cost (discretization gap)."""
+        """Per metric: the expected cost at the end of the search, the cost of the argmax architecture
+        (exact, = ``costs`` on the model ``space.assemble`` builds), their gap (the discretization gap),
+        the derived model's cost (after a budget repair, if any) and its distance to the budget."""
         if self.model is None:
             raise ConfigError("call derive() first.")
         rows = []
         argmax = self.expected_costs("argmax")
         for k in self.metric_names:
-            e, d = self.search_expected[k], self.derived_costs[k]
+            e, a, d = self.search_expected[k], argmax[k], self.derived_costs[k]
+            b = self.budget.get(k.split(":", 1)[1]) if k != "cost" else None
             rows.append({"metric": self.cost_name if k == "cost" else k.split(":", 1)[1], "expected_end_of_search": e,
-                         "expected_argmax": argmax[k], "derived_model": d,
-                         "gap_percent": 100.0 * (d - e) / max(abs(d), 1e-12),
-                         "budget": self.budget.get(k.split(":", 1)[-1]) if k != "cost" else None})
+                         "argmax_model": a, "gap_percent": 100.0 * (a - e) / max(abs(a), 1e-12),
+                         "derived_model": d, "budget": b,
+                         "vs_budget_percent": None if b is None else 100.0 * (d / b - 1.0)})
         return pd.DataFrame(rows)
 
     def plot(self, max_choices: int = 11):
