@@ -177,6 +177,16 @@ def test_budget_mode_meets_the_budget(data):
     s = gs.summary().iloc[0]
     assert 0.5 * budget <= s["argmax_model"] <= 1.5 * budget, s
     assert gs.history_dataframe()["lambda_lut"].notna().all()
+    assert len(gs.plot().axes) >= 3
+
+
+def test_sparse_labels_and_validation_split(data):
+    (x, y), _ = data
+    gs = GradientSearch(tiny_space(), cost="ebops", epochs=2, warmup_epochs=1, batch_size=64, verbose=0)
+    gs.fit(x, y.argmax(1), validation_split=0.3)
+    assert gs.space.label_mode == "sparse"
+    model = gs.derive(finetune_epochs=1)
+    assert model.predict(x[:4], verbose=0).shape == (4, 5)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._keras import keras, tf
 from ..space import _params
-from ._choices import ChoiceSet, NotRelaxableError, joint, p_of
+from ._choices import ChoiceSet, NotRelaxableError, p_of
 from ._expected import Dist, Modes, Unit, mix
 from ._ops import QuantMix, canvas_rows, pad_channels, width_mask
 

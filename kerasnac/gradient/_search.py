@@ -10,7 +10,6 @@ import pandas as pd
 from .. import _data, costs
 from .._keras import keras, tf
 from ..errors import ConfigError
-from ._choices import NotRelaxableError
 from ._controller import DualAscent
 from ._probes import Prober, resolve_cost
 from ._supernet import Supernet
@@ -325,8 +324,6 @@ class GradientSearch:
 
     def plot(self, max_choices: int = 11):
         """Expected cost, λ and the architecture probabilities per epoch (a matplotlib Figure)."""
-        import matplotlib
-
         import matplotlib.pyplot as plt
 
         df = self.history_dataframe()
@@ -358,5 +355,4 @@ class GradientSearch:
             a.set_ylim(0, 1)
             a.legend(fontsize=6)
         fig.tight_layout()
-        del matplotlib
         return fig

@@ -9,7 +9,7 @@ from ..space import _params
 from ..space._space import HEAD_QUANT_KEYS
 from ..space.blocks import get_block
 from ._blocks import get_relaxer
-from ._choices import ChoiceSet, NotRelaxableError, joint, p_of
+from ._choices import ChoiceSet, NotRelaxableError, p_of
 from ._expected import Dist, Modes, Unit, mix
 from ._ops import QuantMix, canvas_rows, pad_channels
 
