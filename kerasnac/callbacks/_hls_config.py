@@ -170,6 +170,9 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
             q = getattr(layer, attr, None)
             if type(q).__name__ == "quantized_bits" and key in prec:
                 prec[key] = round_like_qkeras(prec[key])
+        if type(getattr(layer, "quantizer", None)).__name__ == "quantized_bits" and "result" in prec:
+            # a QActivation with a linear quantized_bits rounds and clips like QKeras, not TRN/WRAP
+            prec["result"] = round_like_qkeras(prec["result"])
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and not _has_quantizer(layer, "kernel_quantizer") and "weight" in prec:
             prec["weight"] = value_precision(kernel.numpy(), float_bits)
