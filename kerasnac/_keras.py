@@ -18,6 +18,7 @@ TensorFlow, Keras or keras-tuner directly.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import warnings
@@ -54,14 +55,19 @@ import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 
-class _DropRetracingNotes:
-    """Every trial builds new models, so TensorFlow's 'triggered tf.function retracing' note is expected."""
+class _DropExpectedNotes:
+    """Notes that are expected here: every trial builds new models (retracing), and reloaded models
+    get a fresh optimizer (its slots are not restored)."""
+
+    _EXPECTED = ("triggered tf.function retracing", "Skipping variable loading for optimizer")
 
     def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
+        msg = record.getMessage()
+        return not any(e in msg for e in self._EXPECTED)
 
 
-tf.get_logger().addFilter(_DropRetracingNotes())
+tf.get_logger().addFilter(_DropExpectedNotes())
+logging.getLogger("absl").addFilter(_DropExpectedNotes())
 warnings.filterwarnings("ignore", message=r".*saving your model as an HDF5 file", category=UserWarning)
 
 
