@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--task", default="jets", choices=["jets", "calorimeter"])
     p.add_argument("--cost", default="bops")
     p.add_argument("--samples", type=int, default=4000)
-    p.add_argument("--lams", type=float, nargs="+", default=[0.1, 0.5, 2.0, 8.0])
+    p.add_argument("--lams", type=float, nargs="+", default=[0.03, 0.1, 0.3, 1.0])
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--finetune", type=int, default=3)
     p.add_argument("--trial-epochs", type=int, default=5)

@@ -1,7 +1,34 @@
 """Gradient-based hardware-aware search: a single-shot supernet over a SearchSpace (ConNAS4ML-style).
 
-    >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, dsp=55.0), budget={"lut": 40_000})  # doctest: +SKIP
-    >>> gs.fit(x, y, validation_data=(xv, yv)); model = gs.derive(); gs.summary()                  # doctest: +SKIP
+    >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, ff=0.5, dsp=2.0), budget={"lut": 40_000})  # doctest: +SKIP
+    >>> gs.fit(x, y, validation_data=(xv, yv)); model = gs.derive(); gs.summary()                          # doctest: +SKIP
+
+How each choice of the space is relaxed
+---------------------------------------
+* stage block type (``skip`` included), layer count, activation, batchnorm, Deep Sets aggregation,
+  max/avg pooling: a mixed op, the sum of the candidates' outputs weighted by their probabilities
+  (DARTS/FBNet); the layer count mixes the outputs after 1..n layers;
+* weight / bias / activation bits and integer bits: the same tensor through every candidate QKeras
+  quantizer (the ones ``Quant`` gives the derived model), weighted (mixed-precision DNAS);
+* units / filters (per layer): FBNetV2 channel masking at the maximum width;
+* kernel size: one kernel at the largest size, candidates use its centre (Single-Path NAS); 'valid'
+  padding is emulated on a fixed canvas with an eroded mask of valid positions.
+
+Not relaxable (``NotRelaxableError`` names the choice; pin it with ``fixed={name: value}``):
+continuous ranges and dropout rates, 'same' vs 'valid' padding, pooling vs 'none', block choices whose
+outputs differ in rank or spatial size (an mlp that flattens next to a skip of a feature map, a pooled
+conv next to a skip), pooling after a searched 'valid' kernel size, even kernel sizes shared by several
+candidates, and user-registered block types (no supernet counterpart). Searched training parameters
+(optimizer, learning rate) take their first value unless fixed.
+
+Expected cost: exact ``E[C]`` under independent choices, from probes of ``kerasnac.costs`` on every
+candidate layer in every reachable (input shape, input bits) context (see ``_expected``). The cost
+must be additive over layer-table rows (built-in table costs, weighted sums, a callable on a row);
+``latency_cycles`` is the sum of the layers' cycles (exact for chains, an upper bound with branches).
+
+Collapse to Skip: warm-up epochs train only the weights, with uniformly sampled paths, before the
+logits move; and the skip path gets dropout (rate ``skip_dropout``, decaying linearly to 0, P-DARTS),
+so weights cannot lean on it early and parametric ops are trained when they compete.
 """
 
 from . import _conv  # noqa: F401  (registers the conv relaxers)
