@@ -1,7 +1,7 @@
 """Gradient supernet search vs the evolutionary KerasNAC at equal wall time on this machine.
 
     python benchmarks/gradient_vs_evolution.py [--task jets|calorimeter] [--cost bops] [--samples 4000]
-        [--lams 0.1 0.5 2 8] [--epochs 12] [--trial-epochs 5]
+        [--lams 0.03 0.1 0.3 1] [--epochs 12] [--trial-epochs 5]
 
 The gradient side runs one GradientSearch per cost weight λ (each gives one derived, fine-tuned
 model); its total wall time T (probes and tracing included) is then given to KerasNAC (NSGA-II on the
