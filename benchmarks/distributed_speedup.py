@@ -42,10 +42,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(workers, args, work):
-    cfg = os.path.join(work, f"w{workers}.yaml")
+def run(workers, args, work, tag):
+    cfg = os.path.join(work, f"w{tag}.yaml")
     with open(cfg, "w") as f:
-        f.write(CONFIG.format(n=args.samples, trials=args.trials, epochs=args.epochs, workers=workers))
+        f.write(CONFIG.format(n=args.samples, trials=args.trials, epochs=args.epochs, workers=tag))
     port = free_port()
     base = dict(os.environ, KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port),
                 TF_CPP_MIN_LOG_LEVEL="3", KERASNAC_CONNECT_TIMEOUT="300")
@@ -67,7 +67,7 @@ def run(workers, args, work):
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
-    project = os.path.join(work, "runs", f"w{workers}")
+    project = os.path.join(work, "runs", f"w{tag}")
     times, per_worker = [], {}
     for path in glob.glob(os.path.join(project, "workers", "*.jsonl")):
         for line in open(path):
@@ -77,8 +77,13 @@ def run(workers, args, work):
                 per_worker[os.path.basename(path)[:-6]] = per_worker.get(os.path.basename(path)[:-6], 0) + 1
     done = sum(1 for p in glob.glob(os.path.join(project, "trial_*", "trial.json"))
                if json.load(open(p))["status"] == "COMPLETED")
+    import pandas as pd
+
+    table = pd.read_csv(os.path.join(project, "trials.csv"))
     return {"workers": workers, "wall_s": round(wall, 1), "search_s": round(max(times) - min(times), 1),
-            "completed": done, "trials_per_worker": per_worker, "chief_exit": procs[0].returncode}
+            "completed": done, "trials_per_worker": per_worker, "chief_exit": procs[0].returncode,
+            "sum_train_s": round(float(table["train_seconds"].sum()), 1), "sum_params": int(table["params"].sum()),
+            "load_avg_1min": os.getloadavg()[0]}
 
 
 def main():
@@ -88,15 +93,25 @@ def main():
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--threads", type=int, default=0, help="TF intra-op threads per process (0: TF default)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per worker count, in the order 1,2,2,1,...")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="kerasnac_speedup_")
-    res = {w: run(w, args, work) for w in (1, 2)}
-    for r in res.values():
+    order = [1, 2, 2, 1] * (args.repeat // 2) + [1, 2] * (args.repeat % 2)  # alternate against drifting load
+    runs = []
+    for i, w in enumerate(order):
+        r = run(w, args, work, f"{w}_{i}")
+        runs.append(r)
         print(f"{r['workers']} worker(s): {r['completed']} trials, search {r['search_s']} s, wall {r['wall_s']} s, "
-              f"per worker {r['trials_per_worker']}", flush=True)
-    summary = {"cores": os.cpu_count(), "load_avg_1min_at_end": os.getloadavg()[0], "args": vars(args),
-               "speedup_search": round(res[1]["search_s"] / res[2]["search_s"], 2),
-               "speedup_wall": round(res[1]["wall_s"] / res[2]["wall_s"], 2), "runs": list(res.values())}
+              f"sum of train_seconds {r['sum_train_s']} s, per worker {r['trials_per_worker']}, "
+              f"load {r['load_avg_1min']:.1f}", flush=True)
+
+    def mean(w, key):
+        vals = [r[key] for r in runs if r["workers"] == w]
+        return sum(vals) / len(vals)
+
+    summary = {"cores": os.cpu_count(), "args": vars(args),
+               "speedup_search": round(mean(1, "search_s") / mean(2, "search_s"), 2),
+               "speedup_wall": round(mean(1, "wall_s") / mean(2, "wall_s"), 2), "runs": runs}
     print(json.dumps(summary))
 
 
