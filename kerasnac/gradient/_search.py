@@ -10,6 +10,7 @@ import pandas as pd
 from .. import _data, costs
 from .._keras import keras, tf
 from ..errors import ConfigError
+from ..space import _params
 from ._controller import DualAscent
 from ._probes import Prober, resolve_cost
 from ._supernet import Supernet
@@ -81,6 +82,8 @@ class GradientSearch:
         self.metrics = metrics
         self.supernet = Supernet(space, fixed)
         self.choices = self.supernet.choices
+        if not self.choices.choices:
+            raise ConfigError("the space (with `fixed`) has no searched choice left; there is nothing to search.")
         self.skip_dropout = float(skip_dropout)
         self.controller = DualAscent(self.budget, rate=budget_rate, gain=budget_gain, mode=budget_mode) \
             if self.budget else None
@@ -112,8 +115,8 @@ class GradientSearch:
 
     def _build_steps(self):
         sn, cs = self.supernet, self.choices
-        lr = self.learning_rate or dict((k, v) for k, v in self.space.training.items()).get("learning_rate", 1e-3)
-        lr = lr if isinstance(lr, (int, float)) else 1e-3
+        lr = self.learning_rate or self.supernet.training_values.get(
+            "train/learning_rate", _params.values_of(self.space.training.get("learning_rate", 1e-3))[0])
         self.w_opt = keras.optimizers.Adam(learning_rate=float(lr))
         self.a_opt = keras.optimizers.Adam(learning_rate=self.arch_lr, beta_1=0.5)
         self.tau = tf.Variable(self.temperature[0], trainable=False, name="temperature")
