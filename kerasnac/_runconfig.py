@@ -32,7 +32,7 @@ from .errors import ConfigError, KerasNACError
 TOP_KEYS = ("space", "data", "objectives", "constraints", "search", "local", "callbacks")
 SEARCH_KEYS = {"max_trials": 30, "population_size": 20, "seed": 0, "epochs": 5, "batch_size": 256,
                "directory": "runs", "project_name": "kerasnac", "overwrite": False, "baselines": True,
-               "cost_options": None, "max_consecutive_failed_trials": 10, "verbose": 1}
+               "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1}
 SPACE_FILE_KEYS = ("file", "input_shape", "num_classes", "n_outputs")
 #: data sources: name -> (module attribute of kerasnac.datasets, what it needs)
 DATA_SOURCES = {"toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",
@@ -279,7 +279,7 @@ class RunConfig:
                        project_name=s["project_name"], seed=s["seed"], overwrite=s["overwrite"],
                        baselines=s["baselines"], cost_options=s["cost_options"],
                        max_consecutive_failed_trials=s["max_consecutive_failed_trials"], local_search=self.local(),
-                       callbacks=self.callbacks(), verbose=s["verbose"])
+                       callbacks=self.callbacks(), callbacks_on=s["callbacks_on"], verbose=s["verbose"])
         (x, y), validation = self.data()
         return nac, dict(x=x, y=y, validation_data=validation, epochs=s["epochs"], batch_size=s["batch_size"])
 
