@@ -7,7 +7,8 @@ paths are relative to the config file. Every section except ``space`` and ``data
     space: jets_mlp                 # a shipped space, a .yaml path, {file: ..., num_classes: ...}
                                     # or an inline space mapping (the search-space YAML schema)
     data:
-      source: toy_jets              # toy_jets | bragg_peaks | calorimeter_showers | openml_jets
+      source: jets                  # jets (Pythia sample or path:) | toy_jets | bragg_peaks
+                                    #   | calorimeter_showers | openml_jets
       n: 4000                       #   | hls4ml_h5 | npz (x_train, y_train[, x_val, y_val])
       val_fraction: 0.2
     objectives: [val_accuracy, bops]          # or {name: my_metric, direction: min}
@@ -35,7 +36,7 @@ SEARCH_KEYS = {"max_trials": 30, "population_size": 20, "seed": 0, "epochs": 5, 
                "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1}
 SPACE_FILE_KEYS = ("file", "input_shape", "num_classes", "n_outputs")
 #: data sources: name -> (module attribute of kerasnac.datasets, what it needs)
-DATA_SOURCES = {"toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",
+DATA_SOURCES = {"jets": "jets", "toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",
                 "openml_jets": "load_openml_jets", "hls4ml_h5": "load_hls4ml_h5", "npz": None}
 _CALLBACK_MODULES = ("pruning", "export", "hls4ml_export")  # importing them registers their callbacks
 

@@ -88,7 +88,10 @@ class KerasNAC:
         self._final_rows: list[dict] = []
         self.fit_callbacks = list(fit_callbacks)
         known = set(space.metric_names) | set(costs.available_costs()) | {o.name for o in self.objectives}
-        self.constraints = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in (constraints or [])]
+        try:
+            self.constraints = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in (constraints or [])]
+        except (TypeError, ValueError) as e:
+            raise ConfigError(str(e)) from None
         for c in self.constraints:
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")

@@ -130,6 +130,7 @@ def test_kerasnac_local_stage_and_callback_isolation(jets, tmp_path):
     assert set(df["stage"]) == {"global", "qat"}
     bad = df[df["candidate_id"].str.contains("q4")]
     assert bad["boom_error"].str.contains("synthetic export failure").all()
+    assert (bad["callback_failed"] == "boom").all()
     good = df[df["candidate_id"].str.contains("q8")]
     assert (good["seen_bits"] == "8,3").all() and (good["status"] == "COMPLETED").all()
     on_disk = pd.read_csv(os.path.join(nac.project_dir, "final.csv"))

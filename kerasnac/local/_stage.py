@@ -164,6 +164,7 @@ def apply_callbacks(rows: list[dict], callbacks, data: LocalData, task: str, onl
             except Exception as e:
                 msg = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
                 row[f"{cb.name}_error"] = msg[:300]
+                row["callback_failed"] = ", ".join(filter(None, [row.get("callback_failed"), cb.name]))
                 log(f"  {row['candidate_id']}: callback {cb.name} failed: {msg[:200]}")
     return rows
 
