@@ -247,7 +247,7 @@ class KerasNAC:
         if self.callbacks:
             from .local._stage import apply_callbacks
 
-            ranked = final_table(self._final_rows, self._final_objectives()).to_dict("records")
+            ranked = final_table(self._final_rows, self._final_objectives(), self.constraints).to_dict("records")
             if self.verbose:
                 n = sum(1 for r in ranked if r.get("on_front")) if self.callbacks_on == "front" else len(ranked)
                 print(f"kerasnac: callbacks ({', '.join(cb.name for cb in self.callbacks)}) on {n} final models")
@@ -264,7 +264,7 @@ class KerasNAC:
         agreement, HLS project), ``pareto_rank`` and ``on_front``; front first."""
         from .local import final_table
 
-        df = final_table(self._final_rows, self._final_objectives())
+        df = final_table(self._final_rows, self._final_objectives(), self.constraints)
         if df.empty:
             return df
         key = pd.to_numeric(df["pareto_rank"], errors="coerce").fillna(np.inf)

@@ -166,3 +166,14 @@ def test_callbacks_run_on_the_front_by_default(jets, tmp_path):
                       local=LocalSearch(hpo_trials=0, bits=[(8, 3), (3, 0)]), log=lambda *a: None)
     assert sorted(cb.seen) == sorted(df.loc[df["on_front"], "candidate_id"])
     assert df.loc[df["on_front"], "counted"].all() and df.loc[~df["on_front"], "counted"].isna().all()
+
+
+def test_final_table_respects_constraints():
+    from kerasnac.local import final_table
+    from kerasnac.oracle import Constraint
+
+    rows = [{"candidate_id": c, "status": "COMPLETED", "val_accuracy": a, "bops": b, "lut": l}
+            for c, a, b, l in [("a", 0.9, 100.0, 500.0), ("b", 0.8, 50.0, 50.0), ("c", 0.7, 60.0, 10.0)]]
+    df = final_table(rows, [("val_accuracy", "max"), ("bops", "min")], [Constraint.parse("lut <= 100")])
+    assert list(df.loc[df["on_front"], "candidate_id"]) == ["b"]
+    assert df.set_index("candidate_id").loc["a", "violation"] > 0

@@ -169,21 +169,32 @@ def apply_callbacks(rows: list[dict], callbacks, data: LocalData, task: str, onl
     return rows
 
 
-def final_table(rows: list[dict], objectives) -> pd.DataFrame:
-    """All variants with their Pareto rank over ``objectives`` (list of (name, direction))."""
+def final_table(rows: list[dict], objectives, constraints=()) -> pd.DataFrame:
+    """All variants with their Pareto rank over ``objectives`` (list of (name, direction)).
+
+    ``constraints`` (:class:`kerasnac.Constraint`) use constraint-domination as in the global
+    search: a model that violates one is never on the front.
+    """
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    df = df.drop(columns=[c for c in ("on_front", "pareto_rank") if c in df])
+    df = df.drop(columns=[c for c in ("on_front", "pareto_rank", "violation") if c in df])
     df["on_front"] = False
     df["pareto_rank"] = pd.NA
-    ok = df["status"] == "COMPLETED"
     names = [n for n, _ in objectives if n in df]
-    if ok.any() and len(names) == len(objectives):
+    if len(names) != len(objectives):
+        return df
+    ok = (df["status"] == "COMPLETED") & df[names].notna().all(axis=1)
+    if ok.any():
         F = _pareto.to_minimization(df.loc[ok, names].to_numpy(float), [d for _, d in objectives])
-        ranks = _pareto.nondominated_sort(F)
+        viol = np.zeros(int(ok.sum()))
+        for c in constraints:
+            vals = df.loc[ok, c.metric].to_numpy(float) if c.metric in df else np.full(len(viol), np.nan)
+            viol += np.array([c.violation(v) if np.isfinite(v) else np.inf for v in vals])
+        ranks = _pareto.nondominated_sort(F, viol if len(constraints) else None)
         df.loc[ok, "pareto_rank"] = ranks
-        df.loc[ok, "on_front"] = ranks == 0
+        df.loc[ok, "violation"] = viol
+        df.loc[ok, "on_front"] = (ranks == 0) & (viol == 0)
     return df
 
 
