@@ -26,8 +26,8 @@ import importlib
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ._yamlfile import read_mapping
 from .errors import ConfigError, KerasNACError
 
 TOP_KEYS = ("space", "data", "objectives", "constraints", "search", "local", "callbacks")
@@ -56,20 +56,7 @@ class RunConfig:
         if not path.is_file():
             raise ConfigError(f"run config {str(path)!r} does not exist. Give the path of a YAML file "
                               "(see `kerasnac search --help` for its keys).")
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}. Fix the syntax there.") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: not a text (UTF-8) file.") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping with the keys {', '.join(TOP_KEYS)}; "
-                              f"got {type(raw).__name__}.")
-        unknown = sorted(set(raw) - set(TOP_KEYS), key=str)
-        if unknown:
-            raise ConfigError(f"{path}: unknown top-level keys {unknown}; allowed: {', '.join(TOP_KEYS)}.")
+        raw = read_mapping(path, ConfigError, TOP_KEYS, f"the keys {', '.join(TOP_KEYS)}")
         for key in ("space", "data"):
             if key not in raw:
                 raise ConfigError(f"{path}: missing the required key {key!r}.")

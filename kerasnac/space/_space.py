@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any
+
 
 from .._keras import keras, kt
 from ..errors import SpaceError

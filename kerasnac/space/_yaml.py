@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from .._yamlfile import read_mapping
 from ..errors import SpaceError
 
 TOP_KEYS = ("name", "description", "task", "input_shape", "num_classes", "n_outputs", "quant",
@@ -43,18 +42,7 @@ def resolve(name_or_path) -> Path:
 def load(name_or_path) -> tuple[dict, str]:
     """Return the parsed mapping of a YAML space and the file name used in error messages."""
     path = resolve(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpaceError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}. Fix the syntax there.") from None
-    if not isinstance(data, dict):
-        raise SpaceError(f"{path}: expected a mapping with keys such as 'stages' and 'task' at the top level, "
-                         f"got {type(data).__name__}.")
-    unknown = set(data) - set(TOP_KEYS)
-    if unknown:
-        raise SpaceError(f"{path}: unknown top-level keys {sorted(unknown)}; allowed: {', '.join(TOP_KEYS)}.")
+    data = read_mapping(path, SpaceError, TOP_KEYS, "keys such as 'stages' and 'task'")
     if "stages" not in data:
         raise SpaceError(f"{path}: missing the required key 'stages' (a list of block choices).")
     return data, str(path)
