@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # jets: accuracy 0.2 = chance for 5 classes; 10^7 BOPs is above the largest jets_mlp model.
 # bragg: 1.5 px mean distance (a constant predictor gives ~1.3-2 px); 10^9 BOPs above braggnn's largest.
 REF = {"jets": (-0.2, 7.0), "bragg": (1.5, 9.0)}
-METHODS = ("kerasnac", "random", "optuna")
+METHODS = ("kerasnac", "kerasnac_mf", "random", "optuna")  # kerasnac_mf: benchmarks/mf_prototype.py
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -176,13 +176,17 @@ def run_method(method, task, seed, args, data_seed=0):
         get = (lambda n: m.get_last_value(n)) if ok else (lambda n: float("nan"))
         rows.append({"task": task, "method": method, "seed": seed, "trial": len(rows) + 1,
                      "status": str(trial.status), "metric": get(metric), "bops": get("bops"),
-                     "train_seconds": get("train_seconds"), "wall": time.perf_counter() - t0[0],
+                     "train_seconds": get("train_seconds"), "epochs_trained": get("epochs_trained"), "wall": time.perf_counter() - t0[0],
                      "hp": repr(sorted(trial.hyperparameters.values.items()))})
 
-    if method == "kerasnac":
+    if method in ("kerasnac", "kerasnac_mf"):
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
                           verbose=0)
+        if method == "kerasnac_mf":  # same oracle; the tuner trains with multi-fidelity promotion
+            from mf_prototype import mf_tuner_class
+
+            nac.tuner.__class__ = mf_tuner_class()
         orig = nac._on_trial_end
         nac._on_trial_end = lambda trial: (record(trial), orig(trial))
         t0[0] = time.perf_counter()
@@ -247,9 +251,10 @@ def summarise(df, task, checkpoints, ref):
     lines.append("")
     last = cps[-1]
     if "optuna" in methods and "random" in methods and "kerasnac" in methods:
-        lines.append(f"Ratios of medians at {last} trials: kerasnac/optuna = {med[('kerasnac', last)] / med[('optuna', last)]:.3f}, "
-                     f"kerasnac/random = {med[('kerasnac', last)] / med[('random', last)]:.3f}  "
-                     f"(targets at 40 trials: ≥ 1.05 and ≥ 1.15).\n")
+        for k in [m for m in methods if m.startswith("kerasnac")]:
+            lines.append(f"Ratios of medians at {last} trials: {k}/optuna = {med[(k, last)] / med[('optuna', last)]:.3f}, "
+                         f"{k}/random = {med[(k, last)] / med[('random', last)]:.3f}  "
+                         f"(targets at 40 trials: ≥ 1.05 and ≥ 1.15).\n")
         # time to quality: Optuna's median final HV
         target = med[("optuna", last)]
         lines.append(f"### Time to quality: trials and wall time to reach Optuna NSGA-II's median {last}-trial HV ({target:.3f})\n\n")
@@ -278,7 +283,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=("jets", "bragg"), default="jets")
     p.add_argument("--source", choices=("toy", "pythia"), default="toy", help="jets data: toy_jets_hlf or jets()")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--methods", nargs="+", default=["kerasnac", "random", "optuna"], choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--trials", type=int, default=40)
     p.add_argument("--checkpoints", nargs="+", type=int, default=[10, 20, 40])
@@ -297,6 +302,7 @@ def main(argv=None):
     csv = os.path.join(args.out, f"search_quality_{args.task}.csv")
     ref = REF[args.task]
     if not args.summarise_only:
+        old = pd.read_csv(csv) if os.path.isfile(csv) else None
         all_rows = []
         start = time.perf_counter()
         run_method(args.methods[0], args.task, 99, argparse.Namespace(**{**vars(args), "trials": 1}))  # TF warm-up
@@ -307,7 +313,11 @@ def main(argv=None):
                 for r in rows:
                     r["f0"] = to_min(r["metric"])
                 all_rows.extend(rows)
-                pd.DataFrame(all_rows).to_csv(csv, index=False)  # keep partial results
+                new = pd.DataFrame(all_rows)
+                if old is not None:  # keep other methods/seeds of earlier runs; replace the re-run ones
+                    keep = ~old.set_index(["method", "seed"]).index.isin(new.set_index(["method", "seed"]).index)
+                    new = pd.concat([old[keep], new], ignore_index=True)
+                new.to_csv(csv, index=False)  # keep partial results
                 print(f"[{args.task}] {method:8s} seed {seed}: {len(rows)} trials in {time.perf_counter() - t:.0f} s",
                       flush=True)
         print(f"total {time.perf_counter() - start:.0f} s")
