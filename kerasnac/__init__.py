@@ -12,6 +12,7 @@ from . import callbacks, costs, datasets, local, space
 from .callbacks.export import load_model
 from .callbacks.pruning import Pruning
 from .errors import ConfigError, DataError, KerasNACError, SpaceError
+from .gradient import GradientSearch, NotRelaxableError
 from .local import LocalSearch, local_search
 from .nac import KerasNAC
 from .objectives import Objective
@@ -20,5 +21,5 @@ from .space import Block, SearchSpace, register_block
 
 __version__ = "0.1.0"
 
-__all__ = ["load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
+__all__ = ["GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
            "costs", "datasets", "space", "KerasNACError", "SpaceError", "DataError", "ConfigError"]

@@ -47,6 +47,11 @@ class KerasNAC:
             global front when there is no local stage).
         callbacks_on: ``"front"`` (default) runs the callbacks on the final Pareto front only;
             ``"all"`` on every final model.
+        strategy: ``"evolution"`` (the NSGA-II global search) or ``"gradient"``: a single-shot
+            supernet search (:class:`kerasnac.gradient.GradientSearch`) whose derived model then
+            goes through the same local stage, callbacks and final table.
+        gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
+            ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
         verbose: 1 shows a progress bar, 0 is silent.
 
     Example:
@@ -60,7 +65,8 @@ class KerasNAC:
                  population_size: int = 20, constraints=None, directory: str = "runs",
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
-                 local_search=None, callbacks=(), callbacks_on: str = "front", verbose: int = 1):
+                 local_search=None, callbacks=(), callbacks_on: str = "front", strategy: str = "evolution",
+                 gradient: dict | None = None, verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -82,6 +88,10 @@ class KerasNAC:
         if callbacks_on not in ("front", "all"):
             raise ConfigError(f"callbacks_on must be 'front' or 'all', got {callbacks_on!r}.")
         self.callbacks_on = callbacks_on
+        if strategy not in ("evolution", "gradient"):
+            raise ConfigError(f"strategy must be 'evolution' or 'gradient', got {strategy!r}.")
+        self.strategy, self.gradient_options = strategy, dict(gradient or {})
+        self.gradient_search = None
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ConfigError(f"callbacks must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}.")
@@ -175,6 +185,8 @@ class KerasNAC:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
+        if self.strategy == "gradient":
+            return self._fit_gradient(x, y, validation_data, validation_split, epochs, batch_size)
         train, val, mode, val_arrays = _data.make_datasets(self.space, x, y, validation_data, validation_split,
                                                            batch_size, self.seed)
         if mode != "regression":
@@ -203,7 +215,37 @@ class KerasNAC:
         return self
 
     # ------------------------------------------------------------------ local stage and callbacks
-    def _final_stage(self, x, y, validation_data, validation_split, epochs, batch_size):
+    def _fit_gradient(self, x, y, validation_data, validation_split, epochs, batch_size):
+        """``strategy="gradient"``: supernet search, derive, then the usual final stage."""
+        from .gradient import GradientSearch
+
+        x, y, mode = _data.check_arrays(self.space, x, y)
+        if validation_data is None:
+            (x, y), validation_data = _data.split(x, y, validation_split, self.seed)
+        else:
+            xv, yv, _ = _data.check_arrays(self.space, *validation_data, what="x_val")
+            validation_data = (xv, yv)
+        if mode != "regression":
+            self.space.label_mode = mode
+        opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": self.cost_options, "seed": self.seed,
+                "verbose": self.verbose, **self.gradient_options}
+        if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
+            opts["cost"] = next((o.name for o in self.objectives if o.kind == "cost"), "bops")
+        if "budget" not in opts:  # "lut <= 40000" constraints become budgets
+            budget = {c.metric: c.bound for c in self.constraints if c.op == "<=" and costs.is_cost(c.metric)}
+            if budget:
+                opts["budget"] = budget
+        gs = self.gradient_search = GradientSearch(self.space, **opts)
+        gs.fit(x, y, validation_data=validation_data)
+        model = gs.derive()
+        lineage = {"trial_id": "gradient", "architecture": self._describe(gs.values)}
+        self._final_stage(x, y, validation_data, validation_split, epochs, batch_size,
+                          candidates=[("grad", lineage, lambda: model)])
+        for cb in self.callbacks:
+            cb.on_search_end(self)
+        return self
+
+    def _final_stage(self, x, y, validation_data, validation_split, epochs, batch_size, candidates=None):
         from .local import LocalData, final_table
         from .local._stage import _row
 
@@ -218,19 +260,13 @@ class KerasNAC:
         metric = next((o for o in self.objectives if o.name.startswith("val_")), None)
         monitor, direction = (metric.name, metric.direction) if metric else ("val_loss", "min")
         self._final_rows = []
-        if self.local_search is not None:
-            ls = self.local_search
-            trials = ([self.oracle.trials[t] for t in ls.trial_ids] if ls.trial_ids else self.best_trials(ls.top_k))
-        else:
-            front = set(self.oracle.pareto_front_ids())
-            trials = [t for t in self.best_trials(len(front)) if t.trial_id in front]
-        for trial in trials:
-            lineage = {"trial_id": trial.trial_id, "architecture": self._describe(trial.hyperparameters.values)}
-            cid = f"t{trial.trial_id}"
+        if candidates is None:
+            candidates = self._global_candidates()
+        for cid, lineage, load in candidates:
             if self.verbose:
-                print(f"kerasnac: final stage for trial {trial.trial_id} ({lineage['architecture']})")
+                print(f"kerasnac: final stage for {lineage['trial_id']} ({lineage['architecture']})")
             try:
-                model = self.tuner.load_model(trial)
+                model = load()
                 if self.local_search is not None:
                     rows = self.local_search.refine(model, data, candidate_id=cid, lineage=lineage, directory=directory,
                                                     monitor=monitor, direction=direction, epochs=epochs,
@@ -254,6 +290,17 @@ class KerasNAC:
             self._final_rows = apply_callbacks(ranked, self.callbacks, data, self.space.task,
                                                self.callbacks_on == "front", log=print if self.verbose else (lambda *a: None))
             results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
+
+    def _global_candidates(self):
+        """``(candidate_id, lineage, load_model)`` of the global trials the final stage refines."""
+        if self.local_search is not None:
+            ls = self.local_search
+            trials = ([self.oracle.trials[t] for t in ls.trial_ids] if ls.trial_ids else self.best_trials(ls.top_k))
+        else:
+            front = set(self.oracle.pareto_front_ids())
+            trials = [t for t in self.best_trials(len(front)) if t.trial_id in front]
+        return [(f"t{t.trial_id}", {"trial_id": t.trial_id, "architecture": self._describe(t.hyperparameters.values)},
+                 (lambda t=t: self.tuner.load_model(t))) for t in trials]
 
     def _final_objectives(self):
         return [(o.name, o.direction) for o in self.objectives]

@@ -202,3 +202,19 @@ def test_derived_model_converts_with_hls4ml(searched, data, tmp_path):
     y_hls, y_keras = hm.predict(xv), model.predict(xv, verbose=0)
     assert y_hls.shape == y_keras.shape
     assert np.mean(y_hls.argmax(1) == y_keras.argmax(1)) > 0.8
+
+
+def test_kerasnac_gradient_strategy_runs_the_final_stage(tmp_path):
+    import kerasnac as kn
+
+    x, y = kn.datasets.toy_jets_hlf(900, seed=0)
+    (xt, yt), (xv, yv), _ = kn.datasets.split_and_scale(x, y)
+    space = kn.SearchSpace.from_yaml("jets_mlp")
+    nac = kn.KerasNAC(space, ["val_accuracy", "bops"], directory=str(tmp_path), verbose=0, strategy="gradient",
+                      gradient={"epochs": 2, "finetune_epochs": 1},
+                      local_search=kn.LocalSearch(top_k=1, hpo_trials=0, bits=[(6, 2)]))
+    nac.fit(xt, yt, validation_data=(xv, yv), epochs=1)
+    df = nac.final_front()
+    assert set(df["stage"]) == {"global", "qat"} and (df["trial_id"] == "gradient").all()
+    assert nac.gradient_search.cost_name == "bops"
+    assert df["on_front"].any()

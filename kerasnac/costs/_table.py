@@ -117,7 +117,9 @@ class _Walk:
                        nonzero_params=max(params - int(row.pop("pruned")), 0), ready_cycle=ready)
             self.rows.append(row)
             state[id(layer)] = (row["out_bits"], ready)
-        return [state.get(id(ol), (self._input_bits(ol.name), 0)) for ol in model._output_layers]
+        # only output layers that are model inputs fall back to the input bits (evaluated lazily:
+        # _input_bits raises for names that are not inputs when input_bits is a dict)
+        return [state[id(ol)] if id(ol) in state else (self._input_bits(ol.name), 0) for ol in model._output_layers]
 
 
 def layer_table(model, sparsity=None, input_bits=16, reuse_factor=1, strategy="latency",
