@@ -58,3 +58,10 @@ def test_notebooks_with_hls4ml(name, params, tmp_path):
     ns = run_notebook(name, tmp_path, HLS=True, **params)
     final = ns["final"]
     assert "hls_dir" in final and final["hls_dir"].notna().any()
+
+
+def test_gradient_notebook_small(tmp_path):
+    ns = run_notebook("04_gradient_search.ipynb", tmp_path, EPOCHS=2)
+    assert len(ns["gs"].history_dataframe()) == 2
+    assert "lut" in set(ns["gb"].summary()["metric"])
+    assert (ns["final"]["trial_id"] == "gradient").all()
