@@ -41,6 +41,24 @@ def get_relaxer(btype, where):
     return _RELAXERS[btype]
 
 
+def stack_cost(layers_c, units, keys0, p, P):
+    """Expected cost of a stack whose depth is the choice ``layers_c``: each ``(u1, u2)`` unit pair
+    (e.g. a layer and its activation) counts with the probability that the stack is that deep; returns
+    the cost and the mixture of the output distributions over the possible depths."""
+    p_l, vals = p_of(layers_c, P), layers_c.values
+    total, parts = 0.0, []
+    if 0 in vals:
+        parts.append((p_l[vals.index(0)], Dist(keys0, p)))
+    for i, (u1, u2) in enumerate(units):
+        gate = tf.add_n([p_l[j] for j, v in enumerate(vals) if v > i])
+        c1, p = u1(p, P)
+        c2, p = u2(p, P)
+        total = total + gate * (c1 + c2)
+        if i + 1 in vals:
+            parts.append((p_l[vals.index(i + 1)], Dist(u2.keys_out, p)))
+    return total, mix(parts)
+
+
 def p_true(choice, P):
     """Probability that a boolean choice is True."""
     p = p_of(choice, P)
@@ -120,18 +138,7 @@ class DenseStack(keras.layers.Layer):
 
     def cost(self, p, P):
         """``p [M, K]`` → (expected cost ``[M, Z]``, output ``Dist`` with ``[M, K]`` probabilities)."""
-        p_l, vals = p_of(self.layers_c, P), self.layers_c.values
-        total, parts = 0.0, []
-        if 0 in vals:
-            parts.append((p_l[vals.index(0)], Dist(self.keys0, p)))
-        for i, (u1, u2) in enumerate(self.units):
-            gate = tf.add_n([p_l[j] for j, v in enumerate(vals) if v > i])
-            c1, p = u1(p, P)
-            c2, p = u2(p, P)
-            total = total + gate * (c1 + c2)
-            if i + 1 in vals:
-                parts.append((p_l[vals.index(i + 1)], Dist(u2.keys_out, p)))
-        return total, mix(parts)
+        return stack_cost(self.layers_c, self.units, self.keys0, p, P)
 
     # ------------------------------------------------------------------ derive
     def export(self, model, stage: str, values: dict, first_rows):

@@ -19,9 +19,9 @@ from .._keras import keras, tf
 from ..space import Quant, _params
 from ..space.blocks import get_block
 from ..space.blocks.conv import pool as pool_layer
-from ._blocks import Relaxed, _block_choices, _marginal, _val, p_true, relaxer
+from ._blocks import Relaxed, _block_choices, _marginal, _val, p_true, relaxer, stack_cost
 from ._choices import NotRelaxableError, p_of
-from ._expected import Dist, Modes, Unit, mix, scatter
+from ._expected import Dist, Modes, Unit, scatter
 from ._ops import pad_channels, width_mask
 
 
@@ -225,26 +225,14 @@ class ConvRelax(_ConvBase):
         return self
 
     def cost(self, dist, P):
-        p_l, vals = p_of(self.layers_c, P), self.layers_c.values
         p = tf.broadcast_to(dist.p[None, :], [len(self.modes), len(dist.keys)])
-        total, parts = 0.0, []
-        if 0 in vals:
-            parts.append((p_l[vals.index(0)], Dist(self.keys0, p)))
-        for i, (u1, u2) in enumerate(self.units):
-            gate = tf.add_n([p_l[j] for j, v in enumerate(vals) if v > i])
-            c1, p = u1(p, P)
-            c2, p = u2(p, P)
-            total = total + gate * (c1 + c2)
-            if i + 1 in vals:
-                parts.append((p_l[vals.index(i + 1)], Dist(u2.keys_out, p)))
-        d = mix(parts)
+        total, d = stack_cost(self.layers_c, self.units, self.keys0, p, P)
         pd = scatter(d.p, [self.depth_keys.index(k) for k in d.keys], len(self.depth_keys))
         c3, p3 = self.pool_unit(pd, P)
         return _marginal(self.modes, P, total + c3, Dist(self.pool_unit.keys_out, p3))
 
     def export(self, model, values, in_shape):
         n = values.get(self.layers_c.name, self.layers_c.values[0])
-        c_in = None
         for i in range(n):
             layer = model.get_layer(f"{self.stage}_conv{i}")
             bn = f"{self.stage}_conv{i}_bn"
