@@ -254,8 +254,9 @@ def summarise(df, task, checkpoints, ref):
     last = cps[-1]
     if "optuna" in methods and "random" in methods and "kerasnac" in methods:
         for k in [m for m in methods if m.startswith("kerasnac")]:
-            lines.append(f"Ratios of medians at {last} trials: {k}/optuna = {med[(k, last)] / med[('optuna', last)]:.3f}, "
-                         f"{k}/random = {med[(k, last)] / med[('random', last)]:.3f}  "
+            r = lambda a, b: f"{a / b:.3f}" if b > 0 else "inf (denominator HV is 0)"  # noqa: E731
+            lines.append(f"Ratios of medians at {last} trials: {k}/optuna = {r(med[(k, last)], med[('optuna', last)])}, "
+                         f"{k}/random = {r(med[(k, last)], med[('random', last)])}  "
                          f"(targets at 40 trials: ≥ 1.05 and ≥ 1.15).\n")
         # time to quality: Optuna's median final HV
         target = med[("optuna", last)]
