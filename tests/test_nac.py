@@ -8,14 +8,7 @@ import kerasnac as kn
 from kerasnac._keras import keras
 from kerasnac.errors import ConfigError, DataError
 
-
-def small_space():
-    return kn.SearchSpace(
-        (16,), [{"mlp": {"layers": {"min": 1, "max": 2}, "units": [4, 8, 16]}}, {"mlp": {"units": [4, 8]}, "skip": {}}],
-        num_classes=5, quant={"weight_bits": [3, 6, 16], "activation_bits": [4, 8], "activation_integer": 0},
-        training={"learning_rate": 0.01},
-        baselines={"tiny": {"s0": {"block": "mlp", "layers": 1, "units": [4], "quant": {"weight_bits": 3}}}},
-    )
+from _search_proc import small_space  # the same small space the subprocess searches use
 
 
 def run(tmp_path, jets, max_trials=6, **kw):
