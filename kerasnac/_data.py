@@ -107,8 +107,7 @@ def make_datasets(space, x, y, validation_data, validation_split, batch_size, se
         xv, yv, vmode = check_arrays(space, *validation_data, what="x_val")
         if vmode != mode:
             raise DataError(f"y holds {mode} labels but y_val holds {vmode} labels; use one format for both.")
-    train = (tf.data.Dataset.from_tensor_slices((x, y)).cache()
-             .shuffle(min(len(x), 50_000), seed=seed, reshuffle_each_iteration=True)
-             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(max(batch_size, 1024)).cache().prefetch(tf.data.AUTOTUNE)
-    return train, val, mode, (xv, yv)
+    from .local._data import LocalData
+
+    data = LocalData(x, y, xv, yv, seed=seed, batch_size=batch_size)
+    return data.train(), data.val(), mode, (xv, yv)

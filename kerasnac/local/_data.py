@@ -1,4 +1,5 @@
-"""Arrays held once for the local stage, batched on demand (batch size is a tuned setting)."""
+"""Arrays held once, batched on demand into cached tf.data pipelines (the global search uses one
+batch size; the local stage tunes it)."""
 
 from __future__ import annotations
 
@@ -23,5 +24,5 @@ class LocalData:
     def val(self):
         if "val" not in self._cache:
             self._cache["val"] = (tf.data.Dataset.from_tensor_slices((self.x_val, self.y_val))
-                                  .batch(1024).cache().prefetch(tf.data.AUTOTUNE))
+                                  .batch(max(self.batch_size, 1024)).cache().prefetch(tf.data.AUTOTUNE))
         return self._cache["val"]
