@@ -107,6 +107,13 @@ def _check_tuner_sees_keras2() -> None:
 _check_tuner_sees_keras2()
 
 
+def keep_oracle_seed(oracle, seed) -> None:
+    """keras-tuner's ``Oracle.__init__`` does ``seed or random.randint(...)``, so a seed of 0 becomes
+    random; set the seed the user gave back on ``oracle`` (a no-op for ``None``)."""
+    if seed is not None:
+        oracle.seed = oracle._seed_state = int(seed)
+
+
 def custom_objects() -> dict:
     """Custom objects needed to deserialize QKeras models (``keras.models.load_model``)."""
     co: dict = {}
@@ -131,5 +138,5 @@ def hls4ml():
     return _hls4ml
 
 
-__all__ = ["tf", "keras", "kt", "qkeras", "custom_objects", "tfmot", "hls4ml", "keras2_as_keras",
+__all__ = ["tf", "keras", "kt", "qkeras", "custom_objects", "keep_oracle_seed", "tfmot", "hls4ml", "keras2_as_keras",
            "KerasVersionError"]

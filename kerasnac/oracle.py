@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from kerasnac import _pareto
-from kerasnac._keras import kt
+from kerasnac._keras import keep_oracle_seed, kt
 
 _hp = kt.engine.hyperparameters
 TrialStatus = kt.engine.trial.TrialStatus
@@ -233,8 +233,7 @@ class ParetoOracle(kt.Oracle):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
-        if seed is not None:  # the base class replaces a seed of 0 by a random one
-            self.seed = self._seed_state = int(seed)
+        keep_oracle_seed(self, seed)
         if int(population_size) < 1:
             raise ValueError(f"population_size must be >= 1, got {population_size}.")
         if not 0.0 <= crossover_prob <= 1.0:

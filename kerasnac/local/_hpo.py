@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .._keras import custom_objects, keras, kt
+from .._keras import custom_objects, keep_oracle_seed, keras, kt
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
@@ -127,7 +127,7 @@ def tune_training(build_fn, compile_fn, data, *, epochs: int, trials: int, monit
     """
     space = space or TrainingSpace()
     oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective(monitor, direction), max_trials=trials, seed=seed)
-    oracle.seed = oracle._seed_state = int(seed)  # keras-tuner replaces a seed of 0 by a random one
+    keep_oracle_seed(oracle, seed)
     tuner = _HPOTuner(build_fn, compile_fn, data, epochs, monitor, direction, space, grace, oracle=oracle,
                       directory=os.path.dirname(directory), project_name=os.path.basename(directory), overwrite=True)
     tuner.search(seed=seed, verbose=0)
