@@ -36,7 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # bragg: 1.0 px mean distance (predicting the training-mean centre gives 0.77 px on bragg_peaks(3000));
 #        10^9.5 BOPs is above braggnn's largest model.
 REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5)}
-METHODS = ("kerasnac", "kerasnac_mf", "random", "optuna")  # kerasnac_mf: benchmarks/mf_prototype.py
+# kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
+# selection); kerasnac_mf: benchmarks/mf_prototype.py
+METHODS = ("kerasnac", "kerasnac_screen", "kerasnac_mf", "random", "optuna")
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -180,10 +182,11 @@ def run_method(method, task, seed, args, data_seed=0):
                      "train_seconds": get("train_seconds"), "epochs_trained": get("epochs_trained"), "wall": time.perf_counter() - t0[0],
                      "hp": repr(sorted(trial.hyperparameters.values.items()))})
 
-    if method in ("kerasnac", "kerasnac_mf"):
+    if method.startswith("kerasnac"):
+        screening = kn.Screening(candidates=args.candidates) if method == "kerasnac_screen" else None
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
-                          verbose=0)
+                          screening=screening, verbose=0)
         if method == "kerasnac_mf":  # same oracle; the tuner trains with multi-fidelity promotion
             from mf_prototype import mf_tuner_class
 
@@ -294,6 +297,7 @@ def main(argv=None):
     p.add_argument("--checkpoints", nargs="+", type=int, default=[10, 20, 40])
     p.add_argument("--population", type=int, default=10, help="NSGA-II population for kerasnac and Optuna")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--candidates", type=int, default=6, help="children bred per proposal by kerasnac_screen")
     p.add_argument("--samples", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out", default="benchmarks/results")

@@ -52,6 +52,9 @@ class KerasNAC:
             goes through the same local stage, callbacks and final table.
         gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
             ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
+        screening: a :class:`kerasnac.Screening` (surrogate-assisted offspring selection: breed
+            several children, compute their costs exactly before training, train the one with the
+            largest predicted hypervolume gain); ``None`` is plain NSGA-II.
         verbose: 1 shows a progress bar, 0 is silent.
 
     Example:
@@ -66,7 +69,7 @@ class KerasNAC:
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
                  local_search=None, callbacks=(), callbacks_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, verbose: int = 1):
+                 gradient: dict | None = None, screening=None, verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -119,6 +122,7 @@ class KerasNAC:
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
+            screening=_check_screening(screening), cost_fn=self._exact_costs,
         )
         self._bar = None
         self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
@@ -132,6 +136,10 @@ class KerasNAC:
             self.oracle.after_end_trial = self._on_trial_end
 
     # ------------------------------------------------------------------ setup helpers
+    def _exact_costs(self, values: dict) -> dict:
+        """The pre-training costs of hyperparameter values (builds the model; no training)."""
+        return costs.evaluate(self.space.model_from_values(values), **self.cost_options)
+
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],
                 "constraints": [str(c) for c in self.constraints],
@@ -429,6 +437,14 @@ class KerasNAC:
         if print_fn is not None:
             print_fn(text)
         return text
+
+
+def _check_screening(screening):
+    from .screening import Screening
+
+    if screening is None or isinstance(screening, Screening):
+        return screening
+    raise ConfigError(f"screening must be a kerasnac.Screening or None, got {type(screening).__name__}.")
 
 
 def _check_writable(directory: str):

@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from kerasnac import _pareto
+from kerasnac import screening as _screening
 from kerasnac._keras import keep_oracle_seed, kt
 
 _hp = kt.engine.hyperparameters
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 _MISSING = object()
 _SIGMA = 0.2  # std of the Gaussian mutation step in the (log-)normalized [0, 1) range
-_STREAM_RANDOM, _STREAM_EVOLVE = 0, 1
+_STREAM_RANDOM, _STREAM_EVOLVE, _STREAM_SCREEN = 0, 1, 2
 
 
 class ConsecutiveFailuresError(RuntimeError):
@@ -167,6 +168,11 @@ def _mutate(hp, value, rng: np.random.Generator):
     return value
 
 
+def _reported(trial) -> dict:
+    """The last reported value of every metric of a trial."""
+    return {n: trial.metrics.get_last_value(n) for n in trial.metrics.metrics}
+
+
 def _objective_pairs(objective) -> list[tuple[str, str]]:
     # keras-tuner builds a (non-public) MultiObjective from a list; it has `.objectives`.
     if hasattr(objective, "objectives"):
@@ -204,6 +210,11 @@ class ParetoOracle(kt.Oracle):
             non-``Fixed`` hyperparameters of the child).
         constraints: strings like ``"lut <= 50000"`` or :class:`Constraint` objects.
         seed: random seed (``None``: random, as in keras-tuner).
+        screening: a :class:`kerasnac.screening.Screening`: breed several children per proposal and
+            train the one with the largest predicted hypervolume gain (exact costs from
+            ``cost_fn``, the task metric from a tree-ensemble surrogate). ``None``: plain NSGA-II.
+        cost_fn: ``values -> {metric: value}``, the exact pre-training costs of hyperparameter
+            values, used by ``screening`` (:class:`kerasnac.KerasNAC` sets it).
         hyperparameters, allow_new_entries, tune_new_entries, max_retries_per_trial,
         max_consecutive_failed_trials: as in ``kt.Oracle``.
     """
@@ -222,6 +233,8 @@ class ParetoOracle(kt.Oracle):
         tune_new_entries=True,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=10,
+        screening=None,
+        cost_fn=None,
     ):
         super().__init__(
             objective=objective,
@@ -245,6 +258,11 @@ class ParetoOracle(kt.Oracle):
         self.mutation_prob = None if mutation_prob is None else float(mutation_prob)
         self.constraints = [Constraint.parse(c) for c in (constraints or [])]
         self._objectives = _objective_pairs(self.objective)
+        if screening is not None and not isinstance(screening, _screening.Screening):
+            raise TypeError(f"screening must be a kerasnac.Screening or None, got {type(screening).__name__}.")
+        self.screening = screening
+        self.cost_fn = None if cost_fn is None else _screening.CostCache(cost_fn)
+        self._encoder = None
 
         # Baselines waiting to run, as [values, name] pairs; and {trial_id: name} of those run.
         self._baseline_queue: list[list] = []
@@ -622,16 +640,43 @@ class ParetoOracle(kt.Oracle):
     def _offspring(self, n_created: int):
         pool = self._parent_pool()
         self._parent_ids = pool
+        wanted = self.screening.candidates if self.screening is not None else 1
+        children, keys = [], set()
         if pool:
-            for attempt in range(self._max_collisions):
+            for attempt in range(self._max_collisions + wanted):
                 rng = self._rng(n_created, _STREAM_EVOLVE, attempt)
                 # Binary tournament: the pool is sorted best first, so the lower position wins.
                 p1, p2 = (pool[int(rng.integers(len(pool), size=2).min())] for _ in range(2))
                 values = self._child(self.trials[p1].hyperparameters.values,
                                      self.trials[p2].hyperparameters.values, rng)
-                if not self._duplicate(values):
-                    return values
-        return self._random_draw(n_created)
+                key = _screening.values_key(values)
+                if key not in keys and not self._duplicate(values):
+                    children.append(values)
+                    keys.add(key)
+                    if len(children) >= wanted:
+                        break
+        if not children:
+            return self._random_draw(n_created)
+        return children[self._screen(children, n_created)]
+
+    def _screen(self, children: list[dict], n_created: int) -> int:
+        """Index of the child to train (0 without screening; see :mod:`kerasnac.screening`)."""
+        if self.screening is None or len(children) < 2:
+            return 0
+        ids, _, _, viol, _ = self._rank()
+        k = len(self._objectives)
+        history = [(self.trials[t].hyperparameters.values, self._metric_values(self.trials[t])[:k],
+                    _reported(self.trials[t])) for t, v in zip(ids, viol) if v == 0]
+        if self._encoder is None or self._encoder.n_space != len(self.hyperparameters.space):
+            self._encoder = _screening.Encoder(self.hyperparameters.space)
+        need = self.screening.min_trials or self.population_size
+        opts = dataclasses.replace(self.screening, min_trials=max(2, need))
+        try:
+            return _screening.choose(opts, children, history, self._objectives, self.cost_fn, self.constraints,
+                                     self._encoder, seed=int(self._rng(n_created, _STREAM_SCREEN, 0).integers(2**31)))
+        except Exception as e:  # screening is an optimisation: never let it stop the search
+            logger.warning("Screening failed (%s: %s); training the first child.", type(e).__name__, e)
+            return 0
 
     def _child(self, v1: dict, v2: dict, rng: np.random.Generator) -> dict:
         n = len(self.hyperparameters.space)
