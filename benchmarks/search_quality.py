@@ -37,8 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 #        10^9.5 BOPs is above braggnn's largest model.
 REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5)}
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
-# selection); kerasnac_mf: benchmarks/mf_prototype.py
-METHODS = ("kerasnac", "kerasnac_screen", "kerasnac_mf", "random", "optuna")
+# selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both
+METHODS = ("kerasnac", "kerasnac_screen", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -183,14 +183,13 @@ def run_method(method, task, seed, args, data_seed=0):
                      "hp": repr(sorted(trial.hyperparameters.values.items()))})
 
     if method.startswith("kerasnac"):
-        screening = kn.Screening(candidates=args.candidates) if method == "kerasnac_screen" else None
+        screen = method in ("kerasnac_screen", "kerasnac_full")
+        mf = method in ("kerasnac_mf", "kerasnac_full")
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
-                          screening=screening, verbose=0)
-        if method == "kerasnac_mf":  # same oracle; the tuner trains with multi-fidelity promotion
-            from mf_prototype import mf_tuner_class
-
-            nac.tuner.__class__ = mf_tuner_class()
+                          screening=kn.Screening(candidates=args.candidates) if screen else None,
+                          fidelity=kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta) if mf else None,
+                          verbose=0)
         orig = nac._on_trial_end
         nac._on_trial_end = lambda trial: (record(trial), orig(trial))
         t0[0] = time.perf_counter()
@@ -297,7 +296,9 @@ def main(argv=None):
     p.add_argument("--checkpoints", nargs="+", type=int, default=[10, 20, 40])
     p.add_argument("--population", type=int, default=10, help="NSGA-II population for kerasnac and Optuna")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--candidates", type=int, default=6, help="children bred per proposal by kerasnac_screen")
+    p.add_argument("--candidates", type=int, default=8, help="children bred per proposal (kerasnac_screen/full)")
+    p.add_argument("--min-epochs", type=int, default=1, help="first rung of kerasnac_mf/full")
+    p.add_argument("--eta", type=int, default=3, help="successive-halving factor of kerasnac_mf/full")
     p.add_argument("--samples", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out", default="benchmarks/results")

@@ -18,9 +18,10 @@ from .nac import KerasNAC
 from .objectives import Objective
 from .oracle import Constraint, ParetoOracle
 from .screening import Screening
+from .fidelity import SuccessiveHalving
 from .space import Block, SearchSpace, register_block
 
 __version__ = "0.1.0"
 
-__all__ = ["Screening", "GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
+__all__ = ["Screening", "SuccessiveHalving", "GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
            "costs", "datasets", "space", "KerasNACError", "SpaceError", "DataError", "ConfigError"]

@@ -10,6 +10,7 @@ import tempfile
 import time
 
 from . import costs, distributed
+from .fidelity import RUNG_KEY
 from ._keras import keras, kt, tf
 
 WEIGHTS_FILE = "model_weights.h5"  # legacy h5 weights only (no optimizer state)
@@ -71,10 +72,29 @@ class NACTuner(kt.Tuner):
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(nac.seed + _trial_number(trial.trial_id))
+        callbacks = [keras.callbacks.TerminateOnNaN()] + list(nac.fit_callbacks)
+        fidelity = getattr(nac, "fidelity", None)
+        rungs = fidelity.rungs(epochs) if fidelity is not None else []
+        history: dict[str, list] = {}
+        done = 0
         try:
             model = self.hypermodel.build(trial.hyperparameters)
-            history = model.fit(train, validation_data=val, epochs=epochs, verbose=0,
-                                callbacks=[keras.callbacks.TerminateOnNaN()] + list(nac.fit_callbacks))
+            cost = None
+            for stop_at in rungs + [epochs]:
+                h = model.fit(train, validation_data=val, epochs=stop_at, initial_epoch=done, verbose=0,
+                              callbacks=callbacks)
+                for k, v in h.history.items():
+                    history.setdefault(k, []).extend(v)
+                done += len(h.epoch)
+                if stop_at == epochs or done < stop_at or model.stop_training:
+                    break  # full budget, or a callback (EarlyStopping, TerminateOnNaN) stopped training
+                cost = costs.evaluate(model, **nac.cost_options)
+                report = self._objective_values(model, _last(history), cost, val_arrays)
+                if not all(math.isfinite(v) for v in report.values()):
+                    break
+                report[RUNG_KEY] = float(done)
+                if self.oracle.update_trial(trial.trial_id, report, step=done).status == kt.engine.trial.TrialStatus.STOPPED:
+                    break  # not in the best 1/eta of this rung: keep the rung's results
         except (MemoryError, tf.errors.ResourceExhaustedError) as e:
             keras.backend.clear_session()
             gc.collect()
@@ -83,20 +103,16 @@ class NACTuner(kt.Tuner):
                 f"out of memory in trial {trial.trial_id} ({type(e).__name__}: {first}). Reduce batch_size or the "
                 "largest widths/filters of the space, or run fewer workers per node."
             ) from None
-        logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+        logs = _last(history)
         bad = [k for k, v in logs.items() if not math.isfinite(v)]
         if bad:
             raise kt.errors.FailedTrialError(
-                f"{', '.join(bad) or 'loss'} became NaN/inf at epoch {len(history.epoch)}: the learning rate "
+                f"{', '.join(bad) or 'loss'} became NaN/inf at epoch {done}: the learning rate "
                 "may be too high, or the inputs are not scaled."
             )
         train_seconds = time.perf_counter() - start
-        metrics = dict(logs)
-        metrics.update(costs.evaluate(model, **nac.cost_options))
-        for obj in nac.objectives:
-            if obj.kind == "callable":
-                metrics[obj.name] = obj.compute(model, val_arrays)
-        metrics["epochs_trained"] = float(len(history.epoch))
+        metrics = self._objective_values(model, logs, costs.evaluate(model, **nac.cost_options), val_arrays)
+        metrics["epochs_trained"] = float(done)
         metrics["train_seconds"] = train_seconds
         missing = [o.name for o in nac.objectives if o.name not in metrics]
         if missing:
@@ -108,6 +124,15 @@ class NACTuner(kt.Tuner):
         # keras-tuner needs its scalar "multi_objective" key; kerasnac never ranks by it.
         metrics["multi_objective"] = float(sum(metrics[o.name] * (1 if o.direction == "min" else -1)
                                                for o in nac.objectives))
+        return metrics
+
+    def _objective_values(self, model, logs: dict, cost: dict, val_arrays) -> dict:
+        """Training logs, every cost, and the callable objectives computed on the validation arrays."""
+        metrics = dict(logs)
+        metrics.update(cost)
+        for obj in self._nac.objectives:
+            if obj.kind == "callable":
+                metrics[obj.name] = obj.compute(model, val_arrays)
         return metrics
 
     def on_trial_end(self, trial):
@@ -141,6 +166,10 @@ def _save_weights_atomic(model, path: str) -> None:
     tmp = os.path.join(os.path.dirname(path), f".tmp_{os.getpid()}_{os.path.basename(path)}")
     model.save_weights(tmp)  # the .h5 suffix selects the h5 format
     os.replace(tmp, path)
+
+
+def _last(history: dict) -> dict:
+    return {k: float(v[-1]) for k, v in history.items() if v}
 
 
 def _trial_number(trial_id: str) -> int:

@@ -55,6 +55,9 @@ class KerasNAC:
         screening: a :class:`kerasnac.Screening` (surrogate-assisted offspring selection: breed
             several children, compute their costs exactly before training, train the one with the
             largest predicted hypervolume gain); ``None`` is plain NSGA-II.
+        fidelity: a :class:`kerasnac.SuccessiveHalving`: each trial trains in rungs of
+            ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
+            of its rung (multi-fidelity); ``None`` trains every trial for the full ``epochs``.
         verbose: 1 shows a progress bar, 0 is silent.
 
     Example:
@@ -69,7 +72,7 @@ class KerasNAC:
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
                  local_search=None, callbacks=(), callbacks_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, screening=None, verbose: int = 1):
+                 gradient: dict | None = None, screening=None, fidelity=None, verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -122,8 +125,10 @@ class KerasNAC:
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-            screening=_check_screening(screening), cost_fn=self._exact_costs,
+            screening=_check_option(screening, "screening", "Screening"), cost_fn=self._exact_costs,
+            fidelity=_check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
+        self.fidelity = fidelity
         self._bar = None
         self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
                               overwrite=False)
@@ -439,12 +444,12 @@ class KerasNAC:
         return text
 
 
-def _check_screening(screening):
-    from .screening import Screening
+def _check_option(value, arg: str, cls_name: str):
+    import kerasnac
 
-    if screening is None or isinstance(screening, Screening):
-        return screening
-    raise ConfigError(f"screening must be a kerasnac.Screening or None, got {type(screening).__name__}.")
+    if value is None or isinstance(value, getattr(kerasnac, cls_name)):
+        return value
+    raise ConfigError(f"{arg} must be a kerasnac.{cls_name} or None, got {type(value).__name__}.")
 
 
 def _check_writable(directory: str):

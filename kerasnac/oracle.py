@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from kerasnac import _pareto
+from kerasnac import fidelity as _fidelity
 from kerasnac import screening as _screening
 from kerasnac._keras import keep_oracle_seed, kt
 
@@ -215,6 +216,9 @@ class ParetoOracle(kt.Oracle):
             ``cost_fn``, the task metric from a tree-ensemble surrogate). ``None``: plain NSGA-II.
         cost_fn: ``values -> {metric: value}``, the exact pre-training costs of hyperparameter
             values, used by ``screening`` (:class:`kerasnac.KerasNAC` sets it).
+        fidelity: a :class:`kerasnac.SuccessiveHalving`: trials report their objectives at the end
+            of each rung (``update_trial`` with the ``RUNG_KEY`` metric) and the oracle answers
+            STOPPED unless the trial is in the best ``1/eta`` of that rung's records.
         hyperparameters, allow_new_entries, tune_new_entries, max_retries_per_trial,
         max_consecutive_failed_trials: as in ``kt.Oracle``.
     """
@@ -235,6 +239,7 @@ class ParetoOracle(kt.Oracle):
         max_consecutive_failed_trials=10,
         screening=None,
         cost_fn=None,
+        fidelity=None,
     ):
         super().__init__(
             objective=objective,
@@ -263,6 +268,11 @@ class ParetoOracle(kt.Oracle):
         self.screening = screening
         self.cost_fn = None if cost_fn is None else _screening.CostCache(cost_fn)
         self._encoder = None
+        if fidelity is not None and not isinstance(fidelity, _fidelity.SuccessiveHalving):
+            raise TypeError(f"fidelity must be a kerasnac.SuccessiveHalving or None, got {type(fidelity).__name__}.")
+        self.fidelity = fidelity
+        # {epochs: {trial_id: [minimised objectives..., constraint violation]}} of the rung reports
+        self._rungs: dict[str, dict[str, list[float]]] = {}
 
         # Baselines waiting to run, as [values, name] pairs; and {trial_id: name} of those run.
         self._baseline_queue: list[list] = []
@@ -390,6 +400,7 @@ class ParetoOracle(kt.Oracle):
             "n_offspring": self._n_offspring,
             "generation": self.generation,
             "parent_ids": self._parent_ids,
+            "rungs": self._rungs,
         })
         return state
 
@@ -403,6 +414,7 @@ class ParetoOracle(kt.Oracle):
         self.baselines = dict(state["baselines"])
         self._n_offspring = state["n_offspring"]
         self._parent_ids = list(state["parent_ids"])
+        self._rungs = {e: dict(r) for e, r in state.get("rungs", {}).items()}
 
     # ------------------------------------------------------------------ robustness
     # Chief/worker mode (keras-tuner gRPC): a worker that dies mid-trial never ends its trial, so
@@ -442,7 +454,31 @@ class ParetoOracle(kt.Oracle):
         owner = self._owner(trial_id)
         if owner is not None:
             self._seen(owner)
+        if _fidelity.RUNG_KEY in metrics:
+            return self._rung_report(trial_id, metrics)
         return super().update_trial(trial_id, metrics, step=step)
+
+    def _rung_report(self, trial_id, metrics):
+        """Record a trial's objectives at the end of a rung; answer RUNNING (promote) or STOPPED."""
+        trial = self.trials[trial_id]
+        epochs = str(int(metrics[_fidelity.RUNG_KEY]))
+        try:
+            values = [float(metrics[n]) for n, _ in self._objectives]
+        except KeyError as e:
+            raise ValueError(f"rung report of trial {trial_id} lacks objective {e}.") from None
+        record = _pareto.to_minimization(np.asarray([values]), [d for _, d in self._objectives])[0].tolist()
+        if not all(math.isfinite(v) for v in record):
+            promote = False
+        else:
+            violation = sum(c.violation(float(metrics[c.metric])) for c in self.constraints if c.metric in metrics)
+            rung = self._rungs.setdefault(epochs, {})
+            rung[trial_id] = record + [float(violation)]
+            fid = self.fidelity or _fidelity.SuccessiveHalving()
+            promote = fid.promote({t: r[:-1] for t, r in rung.items()}, trial_id,
+                                  {t: r[-1] for t, r in rung.items()} if self.constraints else None)
+        self.save()
+        status = TrialStatus.RUNNING if promote else TrialStatus.STOPPED
+        return _Trial(trial.hyperparameters, trial_id=trial_id, status=status)
 
     def end_trial(self, trial):
         if self._end_trial(trial) and not self._serving:
