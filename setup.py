@@ -28,6 +28,7 @@ setup(
         "h5py>=3.8",
         "pandas>=2.0",
         "matplotlib>=3.7",
+        "scikit-learn>=1.3",
         "tqdm>=4.60",
         "PyYAML>=6.0",
     ],
