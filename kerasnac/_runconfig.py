@@ -14,7 +14,9 @@ paths are relative to the config file. Every section except ``space`` and ``data
     objectives: [val_accuracy, bops]          # or {name: my_metric, direction: min}
     constraints: ["lut <= 50000"]
     search: {max_trials: 30, population_size: 20, epochs: 5, batch_size: 256, seed: 0,
-             directory: runs, project_name: jets}
+             directory: runs, project_name: jets,
+             screening: {candidates: 8},            # or true; kn.Screening arguments
+             fidelity: {min_epochs: 1, eta: 3}}     # or true; kn.SuccessiveHalving arguments
     local: {top_k: 3, hpo_trials: 4, bits: [[8, 3], [6, 2]], prune: {target_sparsity: 0.8}}
     callbacks: [{hls4ml: {part: xcvu13p-flga2577-2-e}}]
 """
@@ -33,7 +35,8 @@ from .errors import ConfigError, KerasNACError
 TOP_KEYS = ("space", "data", "objectives", "constraints", "search", "local", "callbacks")
 SEARCH_KEYS = {"max_trials": 30, "population_size": 20, "seed": 0, "epochs": 5, "batch_size": 256,
                "directory": "runs", "project_name": "kerasnac", "overwrite": False, "baselines": True,
-               "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1}
+               "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1,
+               "screening": None, "fidelity": None}
 SPACE_FILE_KEYS = ("file", "input_shape", "num_classes", "n_outputs")
 #: data sources: name -> (module attribute of kerasnac.datasets, what it needs)
 DATA_SOURCES = {"jets": "jets", "toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",
@@ -79,6 +82,22 @@ class RunConfig:
         if not isinstance(s["overwrite"], bool):
             raise ConfigError(f"{w}.overwrite: expected true or false, got {s['overwrite']!r}.")
         _mapping(s["cost_options"], f"{w}.cost_options")
+
+    def _search_option(self, key: str, cls_name: str):
+        """``search.<key>``: null/false (off), true (defaults) or a mapping of the class's arguments."""
+        import kerasnac
+
+        value, cls = self.search[key], getattr(kerasnac, cls_name)
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        spec = _mapping(value, f"{self.path}: search.{key}")
+        try:
+            return cls(**spec)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{self.path}: search.{key}: {e} (give true, or a mapping such as "
+                              f"{ {'candidates': 8} if key == 'screening' else {'min_epochs': 1, 'eta': 3} }).") from None
 
     def where(self, section: str) -> str:
         return f"{self.path}: {section}"
@@ -267,7 +286,9 @@ class RunConfig:
                        project_name=s["project_name"], seed=s["seed"], overwrite=s["overwrite"],
                        baselines=s["baselines"], cost_options=s["cost_options"],
                        max_consecutive_failed_trials=s["max_consecutive_failed_trials"], local_search=self.local(),
-                       callbacks=self.callbacks(), callbacks_on=s["callbacks_on"], verbose=s["verbose"])
+                       callbacks=self.callbacks(), callbacks_on=s["callbacks_on"], verbose=s["verbose"],
+                       screening=self._search_option("screening", "Screening"),
+                       fidelity=self._search_option("fidelity", "SuccessiveHalving"))
         (x, y), validation = self.data()
         return nac, dict(x=x, y=y, validation_data=validation, epochs=s["epochs"], batch_size=s["batch_size"])
 

@@ -152,12 +152,26 @@ def test_export_failure_exits_5(searched, monkeypatch, capsys):
     ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {max_trials: 0}\n", "max_trials must be an integer >= 1"),
     ("space: !!python/object/apply:os.system [echo pwned]\ndata: {source: toy_jets}\n", "not valid YAML"),
     ("space: jets_mlp\ndata: {source: npz, path: nothere.npz}\n", "cannot read"),
+    ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {screening: {candidate: 8}}\n",
+     r"search.screening: .*unexpected keyword argument 'candidate'"),
+    ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {fidelity: {eta: 1}}\n",
+     r"search.fidelity: SuccessiveHalving.eta must be an integer >= 2"),
 ])
 def test_bad_config_exits_2(tmp_path, text, match, capsys):
     assert cli.main(["search", write(tmp_path, text), "--directory", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert __import__("re").search(match, err), err
     assert "Traceback" not in err
+
+
+def test_screening_and_fidelity_from_the_run_config(tmp_path):
+    import kerasnac as kn
+    from kerasnac._runconfig import RunConfig
+
+    text = CONFIG.replace("verbose: 0}", "verbose: 0, screening: {candidates: 5}, fidelity: true}")
+    nac, _ = RunConfig.load(write(tmp_path, text)).build()
+    assert nac.oracle.screening == kn.Screening(candidates=5)
+    assert nac.fidelity == kn.SuccessiveHalving() and nac.oracle.fidelity == kn.SuccessiveHalving()
 
 
 def test_npz_data_is_loaded_without_pickles(tmp_path):
