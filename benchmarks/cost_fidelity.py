@@ -66,6 +66,20 @@ RESOURCES = ("lut", "ff", "dsp", "bram", "latency_cycles")
 # reuse factor 1 (a 4-layer network finishing in 9-10 cycles is fully parallel) and 16-bit inputs
 # (hls4ml's default ap_fixed<16,6>) for the 6-bit model. Latency in cycles = ns * 0.2 (200 MHz).
 # BRAM is not reported. Synthesis (HLS) numbers, not place-and-route, to our reading of the caption.
+#
+# Pruning of the Table 1 models: the paper text (same file) does not say. It introduces Table 1 with "As
+# an example of the integration of QKeras and hls4ml, we now describe an FPGA implementation of the model
+# presented in Sec. 3.1. The FPGA implementation results are reported in Table 1 for the 16- and 14-bit
+# PTQ and 6-bit QAT models." (Sec. 4.1), and Sec. 3.1's model is the QAT study of its Ref. [11] (Coelho
+# et al., arXiv:2006.10159), whose text we could not retrieve. The pruned jet networks in the paper are a
+# separate study (Sec. 3.2 with Brevitas; Sec. 4.2 / Fig. 7, "pruned in increments of 10%"). Its
+# Sec. 2 says layers "can be configured to skip multiplications by zero weights", so a pruned model
+# would cost less. We therefore show the table twice: dense (sparsity 0, source "Fahim2021-T1") and, as
+# an ASSUMPTION (source "Fahim2021-T1-sp70"), with 70% of the kernel weights zero. 0.7 is the sparsity
+# of hls4ml's own pruned example of this 16-64-32-32-5 jet model, named
+# "KERAS_3layer_70pruned_retrained_weights.h5" in hls4ml pull request #86 (github.com/
+# fastmachinelearning/hls4ml/pull/86, 2018); the text of Duarte et al. 2018 (arXiv:1804.06913) stating
+# its pruning was not retrievable here, so nothing ties 0.7 to Table 1.
 # --------------------------------------------------------------------------------------------------
 FAHIM_WHERE = ("Fahim et al. 2021, arXiv:2103.05579, Table 1 (VU9P, 200 MHz, hls4ml v0.5.0, Vivado HLS "
                "2019.2); text from github.com/HariharPrasadd/ardage data/md/paper87.md @3085c02")
@@ -84,6 +98,12 @@ PUBLISHED = [
          ref={"dsp": 38, "lut": 63251, "ff": 4394, "latency_cycles": 45 * 0.2},
          source="Fahim2021-T1", where=FAHIM_WHERE),
 ]
+#: Assumed pruned fraction for the "-sp70" copy of the Fahim rows (see the comment above).
+FAHIM_ASSUMED_SPARSITY = 0.7
+PUBLISHED = [dict(p, sparsity=0.0) for p in PUBLISHED] + [
+    dict(p, sparsity=FAHIM_ASSUMED_SPARSITY, source=p["source"] + "-sp70",
+         model=p["model"].replace(")", f", {FAHIM_ASSUMED_SPARSITY:.0%} pruned: assumption)"))
+    for p in PUBLISHED]
 
 # --------------------------------------------------------------------------------------------------
 # (a) rule4ml grid: Dense-only MLPs (ReLU hidden layers, softmax output), uniform ap_fixed<W,I>.
@@ -138,17 +158,34 @@ json.dump(rows, open(sys.argv[2], "w"))
 
 
 CALIBRATION_NOTE = """\
-**Calibration: not applied.** The published table shows kerasnac over-estimating FF (x13-15), latency
-(x4), LUT (x1.6-1.8 at 14-16 bits, x4.7 at 6 bits) and DSP at 14-16 bits (x2.3-3.8; synthesis maps part of
-the constant multiplications to LUTs). But the only citable synthesis numbers found are three points of
-one architecture, and rule4ml disagrees with them by up to an order of magnitude, so a fitted correction
-would be fitted to a single network. The 6-bit LUT gap likely mixes effects the formula cannot separate
-without the trained weights (multiplications by constants, zero and power-of-two weights after QAT,
-accumulators narrower than the exact-sum width). Candidate changes for when more synthesis points exist:
-drop the per-product FF register at Latency/RF=1 (synthesis seems to register only layer outputs and a few pipeline stages),
-and price a LUT multiplication by a constant below b_w*b_a. Scale errors do not change rankings inside a
-search, but they do matter for absolute budgets (e.g. a LUT limit), which should be read with these
-ratios in mind."""
+**FF formula changed (kerasnac/costs/_fpga.py).** At reuse factor 1 kerasnac used to charge a register
+per product, n_phys*(b_w+b_a), plus output registers: x13-15 the published FF and Spearman 0.03 against
+rule4ml. It now charges, at RF = 1 only, the layer's input and output registers (f*P*b_a + n_out*acc);
+RF > 1 keeps the per-product register (rule4ml predicts more FF at Latency RF=4 than at RF=1 for 23 of
+the 24 grid (MLP, bits) pairs). Variants evaluated before choosing (same references, rule4ml values
+reused): output registers only at RF=1 gave FF/published 0.62-0.85 and rule4ml rho 0.63, geo-mean 0.82; dropping the product
+register at every RF gave rule4ml rho 0.46-0.47, geo-mean 0.30-0.40 (worse), so RF > 1 was left as it
+was. Caveat: FF at RF=1 no longer falls with sparsity; hls4ml issue #56 (2018, Vivado HLS 2017.2, a
+conv1d) reports FF 47,149 / 41,276 / 24,769 at 0 / 20 / 50% zero weights and RF=1, so older synthesis
+did register per product. Neither reference used here covers sparsity.
+
+**Latency: not changed.** kerasnac is x3.7-4.1 the published cycles but matches rule4ml at Latency RF=1
+(geo-mean 1.00). Shortening the adder tree to ceil(log2 f / 2), ceil(log2 f / 3) or 0 cycles per dense
+layer brings the published ratio to 2.8-3.1, 2.5-2.8, 1.7-1.9, but moves the rule4ml geo-mean to 0.47,
+0.45, 0.35 (Latency RF=1 rows: 0.76, 0.70, 0.48) with rho 0.72 -> 0.73-0.75: it helps one reference
+and hurts the other, so it was not made.
+
+**Pruning.** The dense rows (Fahim2021-T1) and the assumed 70%-pruned rows (Fahim2021-T1-sp70) bracket
+DSP and LUT: x2.3-3.8 DSP and x1.6-1.8 LUT at 14-16 bits if the synthesized models were dense, x0.7-1.1
+DSP and x0.5-0.6 LUT if they were 70% pruned. The 6-bit rows stay off either way (DSP x0.13: synthesis
+put 38 multiplications in DSPs although kerasnac maps < 9-bit weights to LUTs; LUT x4.7 dense, x1.4
+pruned). Until the Table 1 sparsity is known these two rows should not be used to calibrate DSP/LUT.
+
+**Calibration: not applied.** The only citable synthesis numbers found are three points of one
+architecture, and rule4ml disagrees with them by up to an order of magnitude (next to last bullet
+above), so a fitted correction would be fitted to a single network. Scale errors do not change rankings
+inside a search, but they do matter for absolute budgets (e.g. a LUT limit), which should be read with
+these ratios in mind."""
 
 
 def arch_name(widths) -> str:
@@ -198,21 +235,23 @@ def build_mlp(widths, w_bits: int, a_bits: int):
 _MODEL_CACHE: dict = {}
 
 
-def kerasnac_costs(widths, w_bits, a_bits, input_bits, rf, strategy) -> dict:
+def kerasnac_costs(widths, w_bits, a_bits, input_bits, rf, strategy, sparsity: float = 0.0) -> dict:
     import kerasnac as kn
 
     key = (tuple(widths), w_bits, a_bits)
     if key not in _MODEL_CACHE:
         _MODEL_CACHE[key] = build_mlp(widths, w_bits, a_bits)
-    # sparsity=0: the models are untrained, every weight counts (as in synthesis of a dense model).
+    # The models are untrained, so the sparsity is given, not measured: 0 (every weight counts, as in
+    # synthesis of a dense model) except for the assumed-pruned copy of the published rows.
     return kn.costs.evaluate(_MODEL_CACHE[key], list(RESOURCES), input_bits=input_bits, reuse_factor=rf,
-                             strategy=strategy, sparsity=0.0)
+                             strategy=strategy, sparsity=sparsity)
 
 
 def rows_published() -> list[dict]:
     out = []
     for p in PUBLISHED:
-        est = kerasnac_costs(p["widths"], p["w_bits"], p["a_bits"], p["input_bits"], p["rf"], p["strategy"])
+        est = kerasnac_costs(p["widths"], p["w_bits"], p["a_bits"], p["input_bits"], p["rf"], p["strategy"],
+                             p["sparsity"])
         for res, ref in p["ref"].items():
             out.append(dict(model=p["model"], bits=p["w_bits"], reuse_factor=p["rf"], strategy=p["strategy"],
                             source=p["source"], resource=res, reference=float(ref), kerasnac=est[res]))
@@ -259,10 +298,11 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
 def findings(df: pd.DataFrame) -> list[str]:
     """Bullet points computed from this run's rows."""
     out = []
+    for src, gs in df[df["source"] != "rule4ml"].groupby("source", sort=False):
+        for res, g in gs.groupby("resource", sort=False):
+            out.append(f"* {src}, {res}: kerasnac / published = "
+                       + ", ".join(f"{r:.2f} ({b} b)" for b, r in zip(g["bits"], g["ratio"])) + ".")
     pub = df[df["source"] == "Fahim2021-T1"]
-    for res, g in pub.groupby("resource", sort=False):
-        out.append(f"* Fahim2021-T1, {res}: kerasnac / published = "
-                   + ", ".join(f"{r:.2f} ({b} b)" for b, r in zip(g["bits"], g["ratio"])) + ".")
     r4 = df[df["source"] == "rule4ml"]
     if len(r4):
         same = r4[(r4["model"] == "mlp-16-64-32-32-5") & (r4["strategy"] == "latency") & (r4["reuse_factor"] == 1)
@@ -354,13 +394,18 @@ def main(argv=None):
         f"Made by `{cmd.strip()}` in {elapsed:.0f} s (2-core machine shared with other jobs).",
         "",
         "kerasnac's numbers are `kerasnac.costs.evaluate(model, input_bits=..., reuse_factor=..., strategy=...,"
-        " sparsity=0)` on a QKeras MLP (QDense + quantized_relu, softmax output) with the same widths and bits.",
+        " sparsity=0)` (0.7 for the Fahim2021-T1-sp70 rows) on a QKeras MLP (QDense + quantized_relu,"
+        " softmax output) with the same widths and bits.",
         "",
         "## Sources",
         "",
         f"* **Fahim2021-T1**: {FAHIM_WHERE}. Jet-tagging MLP 16-64-32-32-5; 16/14-bit PTQ, 6-bit QAT. "
         "Reuse factor, strategy and input width are not given in the table: assumed Latency, RF=1 and 16-bit "
-        "inputs for the 6-bit model. Latency cycles = ns x 0.2 (200 MHz). BRAM not reported.",
+        "inputs for the 6-bit model. Latency cycles = ns x 0.2 (200 MHz). BRAM not reported. Whether the "
+        "Table 1 models were pruned is not stated in the paper's text; **Fahim2021-T1-sp70** repeats the rows "
+        f"with kerasnac at sparsity={FAHIM_ASSUMED_SPARSITY} as an assumption (the sparsity of hls4ml's pruned "
+        "example of this jet model, `KERAS_3layer_70pruned_retrained_weights.h5`, hls4ml PR #86); see the "
+        "comment above `PUBLISHED` in the script for the quotes.",
         f"* **rule4ml**: {r4_note} Grid: {len(R4_ARCHS)} MLPs ({', '.join(arch_name(a) for a in R4_ARCHS)}) x "
         f"bits {R4_BITS} (uniform ap_fixed<W,I>, I = round(3W/8)) x (strategy, RF) {R4_CONFIGS}. rule4ml is a "
         "learned estimate with its own errors (its benchmark notebook: SMAPE 63-89% per resource), so this is "
@@ -376,7 +421,16 @@ def main(argv=None):
         "",
     ]
     if old_summary is not None:
-        md += [f"### Earlier run ({Path(args.compare_to).name})", "", md_table(old_summary), ""]
+        both = old_summary.merge(summary, on=["source", "resource"], suffixes=("_before", "_after"))
+        metrics = ["spearman_rho", "median_abs_rel_err", "geomean_ratio"]
+        changed = both[[not all(math.isclose(a, b, rel_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+                                for a, b in ((r[m + "_before"], r[m + "_after"]) for m in metrics))
+                        for r in both.to_dict("records")]]
+        cols = ["source", "resource"] + [m + sfx for m in metrics for sfx in ("_before", "_after")]
+        md += [f"### Before / after (rows whose numbers changed)", "",
+               f"Before = `{Path(args.compare_to).name}`: this script run with kerasnac/costs/_fpga.py as of commit "
+               "357cc03 (a FF register per product at every reuse factor); after = this run.", "",
+               md_table(changed[cols]) if len(changed) else "No summary number changed.", ""]
     md += ["## Findings (computed from this run)", ""] + findings(df) + ["", CALIBRATION_NOTE, ""]
     md += ["## Published figures vs kerasnac", "", md_table(pub.drop(columns=["source"])), "",
            "## All rows", "", f"In `{out.with_suffix('.csv').name}` ({len(df)} rows).", ""]

@@ -57,7 +57,7 @@ def test_qdense_6bit_hand_computed():
     acc = 6 + 16 + 4
     assert r.dsp == 0  # 6-bit weights -> LUT multipliers
     assert r.lut == 1024 * 6 * 16 + 1024 * acc
-    assert r.ff == 1024 * (6 + 16) + 64 * acc
+    assert r.ff == 16 * 16 + 64 * acc  # RF=1: input and output registers, none per product
     assert r.bram == 0
     assert r.latency_cycles == 1 + 4 + 1
     assert r.out_bits == 16  # no activation quantizer: accumulator ~ hls4ml default 16 bits
@@ -132,7 +132,8 @@ def test_pruned_half_measured():
     assert r.sparsity == 0.5
     assert r.nonzero_params == 1088 - 512
     assert r.bops == pytest.approx(1024 * (0.5 * 6 * 16 + 6 + 16 + 4))
-    assert r.bops < dense.bops and r.lut == dense.lut // 2 and r.ff < dense.ff
+    assert r.bops < dense.bops and r.lut == dense.lut // 2 and r.ff == dense.ff  # RF=1: FF = in/out registers
+    assert row(layer_table(m, reuse_factor=4), "d").ff < row(layer_table(qdense_model(6), reuse_factor=4), "d").ff
 
 
 def test_sparsity_overrides():

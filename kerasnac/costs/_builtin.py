@@ -29,7 +29,7 @@ _SUMS = {
     "macs": "multiply-accumulates per inference (exact conv count)",
     "bops": "bit operations, Baskin et al. 1804.10969: n*((1-s)*b_w*b_a + b_w + b_a + log2 f)",
     "lut": "estimated LUTs (hls4ml, HGQ surrogate b_w*b_a per LUT multiplier + adder trees)",
-    "ff": "estimated flip-flops (product and output registers)",
+    "ff": "estimated flip-flops (layer input/output registers; product registers if RF > 1)",
     "dsp": "estimated DSP48 blocks (multiplications with >= 9-bit weights)",
     "bram": "estimated BRAM36 blocks (Resource strategy only)",
 }

@@ -9,6 +9,11 @@ They follow, to first order:
   io_parallel/Latency ``= n_w * b_w + n_out * b_out``.
 * HGQ's LUT surrogate (Sun et al., arXiv 2405.00645): a LUT-based multiplication costs ``~ b_w * b_a``
   LUTs, and ``EBOPs ~ LUT + 55 * DSP``.
+* The RF == 1 FF formula (inputs and outputs registered, no register per product; unlike hls4ml's
+  FF estimator above) follows ``benchmarks/results/cost_fidelity.md``: with a register per product
+  the estimate was ~13x the FF of Fahim et al. 2021 (arXiv:2103.05579, Table 1) and rank-uncorrelated
+  with rule4ml (Spearman 0.03); without it, 0.8-1.1x and 0.59. rule4ml also predicts more FF at
+  RF > 1 than at RF = 1.
 
 Formulas, per layer with ``n_w`` kernel weights (``nnz`` of them non-zero), fan-in ``f``, weight and
 input widths ``b_w``, ``b_a``, reuse factor ``RF`` and ``P`` output positions that share the kernel
@@ -25,9 +30,12 @@ parallelization factor 1)::
                (a DSP48E2 multiplies 27 x 18 bits; wider operands need several)
     LUT      = n_phys * b_w * b_a  [only if b_w < 9: LUT multipliers, HGQ]
              + n_phys * acc        [adder tree: one addition per product, ~1 LUT per accumulator bit]
-    FF       = n_phys * (b_w + b_a)   [pipeline register per product]
-             + n_out_regs * acc       [output registers; the whole output tensor for io_parallel,
-                                       one position (C_out values) for io_stream]
+    FF       = n_in_regs * b_a        (RF == 1: the fully unrolled layer registers its inputs and
+             + n_out_regs * acc        outputs, not each product)
+             = n_phys * (b_w + b_a)   (RF > 1: a register per physical product, which holds partial
+             + n_out_regs * acc        results across the RF cycles)
+               n_out_regs: the whole output tensor for io_parallel, one position (C_out values) for
+               io_stream; n_in_regs = f * P (io_parallel) or f (io_stream)
     BRAM36   = 0                                  (Latency strategy, or RF == 1: weights in logic)
              = ceil(n_w * b_w / (RF * 36)) * ceil(RF / 1024)   (Resource, RF > 1: weights are stored as
                RF words of n_w*b_w/RF bits; a BRAM36 is 36 bits wide x 1024 deep)
@@ -121,7 +129,11 @@ def multiply_accumulate(*, n_weights: int, n_nonzero: int, fan_in: int, w_bits: 
     dsp = n_phys * per_dsp
     lut = n_phys * acc + (0 if per_dsp else int(math.ceil(n_phys * w_bits * a_bits)))
     out_regs = n_out if cfg.io_type == "io_parallel" else int(math.ceil(n_out / max(positions, 1)))
-    ff = int(math.ceil(n_phys * (w_bits + a_bits))) + out_regs * acc
+    if rf == 1:
+        in_regs = fan_in * (positions if cfg.io_type == "io_parallel" else 1)
+        ff = int(math.ceil(in_regs * a_bits)) + out_regs * acc
+    else:
+        ff = int(math.ceil(n_phys * (w_bits + a_bits))) + out_regs * acc
     bram = 0
     if stores_weights and n_weights:
         bram = int(math.ceil(n_weights * w_bits / (rf * BRAM36_WIDTH)) * math.ceil(rf / BRAM36_DEPTH))
