@@ -15,7 +15,7 @@ paths are relative to the config file. Every section except ``space`` and ``data
     constraints: ["lut <= 50000"]
     search: {max_trials: 30, population_size: 20, epochs: 5, batch_size: 256, seed: 0,
              directory: runs, project_name: jets,
-             screening: {candidates: 8},            # or true; kn.Screening arguments
+             screening: {candidates: 8},            # default true; false = plain NSGA-II
              fidelity: {min_epochs: 1, eta: 3}}     # or true; kn.SuccessiveHalving arguments
     local: {top_k: 3, hpo_trials: 4, bits: [[8, 3], [6, 2]], prune: {target_sparsity: 0.8}}
     callbacks: [{hls4ml: {part: xcvu13p-flga2577-2-e}}]
@@ -36,7 +36,7 @@ TOP_KEYS = ("space", "data", "objectives", "constraints", "search", "local", "ca
 SEARCH_KEYS = {"max_trials": 30, "population_size": 20, "seed": 0, "epochs": 5, "batch_size": 256,
                "directory": "runs", "project_name": "kerasnac", "overwrite": False, "baselines": True,
                "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1,
-               "screening": None, "fidelity": None}
+               "screening": True, "fidelity": None}
 SPACE_FILE_KEYS = ("file", "input_shape", "num_classes", "n_outputs")
 #: data sources: name -> (module attribute of kerasnac.datasets, what it needs)
 DATA_SOURCES = {"jets": "jets", "toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",

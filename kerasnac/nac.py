@@ -52,9 +52,10 @@ class KerasNAC:
             goes through the same local stage, callbacks and final table.
         gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
             ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
-        screening: a :class:`kerasnac.Screening` (surrogate-assisted offspring selection: breed
-            several children, compute their costs exactly before training, train the one with the
-            largest predicted hypervolume gain); ``None`` is plain NSGA-II.
+        screening: surrogate-assisted offspring selection (breed several children, compute their
+            costs exactly before training, train the one with the largest predicted hypervolume
+            gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
+            sets its options, ``None``/``False`` is plain NSGA-II.
         fidelity: a :class:`kerasnac.SuccessiveHalving`: each trial trains in rungs of
             ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
             of its rung (multi-fidelity); ``None`` trains every trial for the full ``epochs``.
@@ -72,7 +73,7 @@ class KerasNAC:
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
                  local_search=None, callbacks=(), callbacks_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, screening=None, fidelity=None, verbose: int = 1):
+                 gradient: dict | None = None, screening=True, fidelity=None, verbose: int = 1):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -128,7 +129,7 @@ class KerasNAC:
             screening=_check_option(screening, "screening", "Screening"), cost_fn=self._exact_costs,
             fidelity=_check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
-        self.fidelity = fidelity
+        self.fidelity = self.oracle.fidelity
         self._bar = None
         self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
                               overwrite=False)
@@ -447,9 +448,14 @@ class KerasNAC:
 def _check_option(value, arg: str, cls_name: str):
     import kerasnac
 
-    if value is None or isinstance(value, getattr(kerasnac, cls_name)):
+    cls = getattr(kerasnac, cls_name)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return cls()
+    if isinstance(value, cls):
         return value
-    raise ConfigError(f"{arg} must be a kerasnac.{cls_name} or None, got {type(value).__name__}.")
+    raise ConfigError(f"{arg} must be True, False/None or a kerasnac.{cls_name}, got {type(value).__name__}.")
 
 
 def _check_writable(directory: str):
