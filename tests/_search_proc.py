@@ -33,6 +33,19 @@ class Sleep(keras.callbacks.Callback):
         time.sleep(self.seconds)
 
 
+def small_search(directory, max_trials, population_size, epochs, n=300, **kwargs):
+    """A finished KerasNAC search on the small space (seed 0, no baselines, silent)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 16)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=max_trials, population_size=population_size,
+                      directory=str(directory), seed=0, baselines=False, verbose=0, **kwargs)
+    nac.fit(x, y, epochs=epochs, batch_size=64)
+    return nac
+
+
 def main(directory, max_trials):
     x, y = kn.datasets.toy_jets_hlf(600, seed=0)
     (xt, yt), (xv, yv), _ = kn.datasets.split_and_scale(x, y, val_fraction=0.25, test_fraction=0.0, seed=0)

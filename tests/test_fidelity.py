@@ -54,15 +54,9 @@ def test_oracle_answers_rung_reports_and_keeps_them_in_its_state(tmp_path):
 
 
 def test_kerasnac_stops_unpromising_trials_early_and_ranks_only_within_rungs(tmp_path):
-    from _search_proc import small_space
+    from _search_proc import small_search, small_space
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 16)).astype("float32")
-    y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=8, population_size=4,
-                      directory=str(tmp_path), seed=0, baselines=False, verbose=0,
-                      fidelity=kn.SuccessiveHalving(min_epochs=1, eta=3, grace=2))
-    nac.fit(x, y, epochs=3, batch_size=64)
+    nac = small_search(tmp_path, 8, 4, epochs=3, fidelity=kn.SuccessiveHalving(min_epochs=1, eta=3, grace=2))
     df = nac.trials_dataframe()
     assert len(df) == 8 and (df["status"] == "COMPLETED").all()
     trained = df["epochs_trained"].astype(int)

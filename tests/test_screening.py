@@ -117,15 +117,9 @@ def test_a_failing_cost_function_never_stops_the_search(tmp_path):
 
 
 def test_kerasnac_screening_builds_candidates_for_their_exact_costs(tmp_path):
-    from _search_proc import small_space
+    from _search_proc import small_search, small_space
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 16)).astype("float32")
-    y = (x[:, 0] > 0).astype("int64")
-    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=7, population_size=3,
-                      directory=str(tmp_path), seed=0, baselines=False, verbose=0,
-                      screening=kn.Screening(candidates=4, exact=2, min_trials=3))
-    nac.fit(x, y, epochs=1, batch_size=64)
+    nac = small_search(tmp_path, 7, 3, epochs=1, n=200, screening=kn.Screening(candidates=4, exact=2, min_trials=3))
     df = nac.trials_dataframe()
     assert len(df) == 7 and (df["status"] == "COMPLETED").all()
     cache = nac.oracle.cost_fn
