@@ -1,6 +1,5 @@
 """Multi-fidelity trials (kerasnac.fidelity): rung schedule, promotion rule, oracle and KerasNAC."""
 
-import numpy as np
 import pytest
 
 import kerasnac as kn
