@@ -77,9 +77,9 @@ class NACTuner(kt.Tuner):
         rungs = fidelity.rungs(epochs) if fidelity is not None else []
         history: dict[str, list] = {}
         done = 0
+        stopped_report = None  # the objectives reported at the rung where the oracle stopped the trial
         try:
             model = self.hypermodel.build(trial.hyperparameters)
-            cost = None
             for stop_at in rungs + [epochs]:
                 h = model.fit(train, validation_data=val, epochs=stop_at, initial_epoch=done, verbose=0,
                               callbacks=callbacks)
@@ -88,13 +88,14 @@ class NACTuner(kt.Tuner):
                 done += len(h.epoch)
                 if stop_at == epochs or done < stop_at or model.stop_training:
                     break  # full budget, or a callback (EarlyStopping, TerminateOnNaN) stopped training
-                cost = costs.evaluate(model, **nac.cost_options)
-                report = self._objective_values(model, _last(history), cost, val_arrays)
+                report = self._objective_values(model, _last(history), costs.evaluate(model, **nac.cost_options),
+                                                val_arrays)
                 if not all(math.isfinite(v) for v in report.values()):
                     break
-                report[RUNG_KEY] = float(done)
-                if self.oracle.update_trial(trial.trial_id, report, step=done).status == kt.engine.trial.TrialStatus.STOPPED:
-                    break  # not in the best 1/eta of this rung: keep the rung's results
+                status = self.oracle.update_trial(trial.trial_id, {**report, RUNG_KEY: float(done)}, step=done).status
+                if status == kt.engine.trial.TrialStatus.STOPPED:
+                    stopped_report = report  # not in the best 1/eta of this rung: keep the rung's results
+                    break
         except (MemoryError, tf.errors.ResourceExhaustedError) as e:
             keras.backend.clear_session()
             gc.collect()
@@ -111,7 +112,8 @@ class NACTuner(kt.Tuner):
                 "may be too high, or the inputs are not scaled."
             )
         train_seconds = time.perf_counter() - start
-        metrics = self._objective_values(model, logs, costs.evaluate(model, **nac.cost_options), val_arrays)
+        metrics = stopped_report or self._objective_values(model, logs, costs.evaluate(model, **nac.cost_options),
+                                                           val_arrays)
         metrics["epochs_trained"] = float(done)
         metrics["train_seconds"] = train_seconds
         missing = [o.name for o in nac.objectives if o.name not in metrics]
