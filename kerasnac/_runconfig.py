@@ -84,14 +84,13 @@ class RunConfig:
         _mapping(s["cost_options"], f"{w}.cost_options")
 
     def _search_option(self, key: str, cls_name: str):
-        """``search.<key>``: null/false (off), true (defaults) or a mapping of the class's arguments."""
+        """``search.<key>``: null/false (off) and true (defaults) go to KerasNAC as they are; a mapping
+        holds the class's arguments."""
         import kerasnac
 
         value, cls = self.search[key], getattr(kerasnac, cls_name)
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
+        if value is None or isinstance(value, bool):
+            return value
         spec = _mapping(value, f"{self.path}: search.{key}")
         try:
             return cls(**spec)
