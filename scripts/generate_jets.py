@@ -9,6 +9,9 @@ Throughput: about 10 jets/s on 2 busy cores (5,000 jets in 8 min).
     python scripts/generate_jets.py --preset sample
     # a larger set for real studies (20,000 jets per class, 150 constituents, like Zenodo 3602260)
     python scripts/generate_jets.py --preset large --out jets_pythia8_100k.npz
+    # the case-study file kept in the repository (20,000 jets per class, 16 constituents, float16),
+    # resumable: every finished chunk is kept in --cache-dir, a rerun continues where it stopped
+    python scripts/generate_jets.py --preset case_study
     # anything else
     python scripts/generate_jets.py --n-per-class 5000 --n-constituents 50 --seed 7 --out my_jets.npz
 
@@ -27,8 +30,26 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 PRESETS = {
     "sample": dict(n_per_class=1000, n_constituents=32, seed=2026, chunk_size=100,
                    out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_sample.npz"),
+    "case_study": dict(n_per_class=20000, n_constituents=16, seed=12, chunk_size=250, float16=True,
+                       cache_dir=Path("jets_cache_case_study"),
+                       out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_100k.npz"),
     "large": dict(n_per_class=20000, n_constituents=150, seed=1, chunk_size=500, out=Path("jets_pythia8_large.npz")),
 }
+
+
+def arrays_digest(data, float16=False) -> str:
+    """sha256 over the stored arrays (not the timing metadata): equal digests mean a bit-identical sample."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for k in sorted(k for k in data if k != "metadata"):
+        v = data[k]
+        if float16 and v.dtype.kind == "f":
+            v = v.astype(np.float16)
+        h.update(k.encode() + np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
 
 
 def main(argv=None):
@@ -41,11 +62,13 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     ap.add_argument("--classes", default="g,q,w,z,t")
     ap.add_argument("--chunk-size", type=int, help="jets per Pythia run (default 100; 500 for --preset large)")
+    ap.add_argument("--cache-dir", help="keep every finished chunk here; a rerun continues from them")
+    ap.add_argument("--float16", action="store_true", help="store float arrays at half precision")
     ap.add_argument("--no-containment", action="store_true", help="do not require the decay quarks inside the jet")
     args = ap.parse_args(argv)
     cfg = dict(PRESETS.get(args.preset, dict(n_per_class=1000, n_constituents=32, seed=0, chunk_size=100,
                                              out=Path("jets_pythia8.npz"))))
-    for k in ("n_per_class", "n_constituents", "seed", "out", "chunk_size"):
+    for k in ("n_per_class", "n_constituents", "seed", "out", "chunk_size", "cache_dir"):
         if getattr(args, k) is not None:
             cfg[k] = getattr(args, k)
 
@@ -53,9 +76,14 @@ def main(argv=None):
     from kerasnac.datasets._pythia_jets import generate_jets
 
     t0 = time.time()
-    data = generate_jets(cfg["n_per_class"], out=cfg["out"], seed=cfg["seed"], classes=tuple(args.classes.split(",")),
+    from kerasnac.datasets._pythia_jets import save_jets
+
+    data = generate_jets(cfg["n_per_class"], out=None, seed=cfg["seed"], classes=tuple(args.classes.split(",")),
                          n_workers=args.workers, n_constituents=cfg["n_constituents"], chunk_size=cfg["chunk_size"],
-                         containment=not args.no_containment)
+                         containment=not args.no_containment, cache_dir=cfg.get("cache_dir"))
+    data["metadata"]["command"] = "python scripts/generate_jets.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    data["metadata"]["sha256_arrays"] = arrays_digest(data, float16=args.float16 or cfg.get("float16", False))
+    save_jets(cfg["out"], data, float16=args.float16 or cfg.get("float16", False))
     md = data["metadata"]
     print(f"wrote {cfg['out']} ({os.path.getsize(cfg['out']) / 1e6:.2f} MB): {len(data['labels'])} jets in "
           f"{time.time() - t0:.0f}s wall, {md['jets_per_second_wall']:.1f} jets/s wall, "

@@ -27,10 +27,12 @@ of worker processes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -178,14 +180,42 @@ def chunk_seed(seed: int, cls_index: int, chunk: int) -> int:
     return 1 + (int(seed) * 1_000_003 + cls_index * 100_003 + chunk * 7919) % 899_999_999
 
 
+def _chunk_path(cache_dir, task) -> Path:
+    cls, seed, n, s = task
+    key = hashlib.sha256(json.dumps([GENERATOR_VERSION, cls, seed, n, s], sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{cls}_{seed}_{key}.npz"
+
+
+def _load_chunk(path) -> dict:
+    with np.load(path, allow_pickle=False) as f:
+        r = {k: f[k] for k in f.files if k != "meta"}
+        r.update(json.loads(str(f["meta"])))
+    return r
+
+
+def _save_chunk(path, r) -> None:
+    """Atomic write (temporary file + rename), so a killed run never leaves a half chunk behind."""
+    path = Path(path)
+    meta = {k: r[k] for k in ("cls", "seed", "events", "seconds")}
+    tmp = path.with_name(path.name + ".part.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)),
+                        **{k: v for k, v in r.items() if k not in meta})
+    os.replace(tmp, path)
+
+
 def generate_jets(n_per_class: int, out=None, seed: int = 0, classes=CLASSES, n_workers: int | None = None,
-                  verbose: bool = True, **settings):
+                  verbose: bool = True, cache_dir=None, **settings):
     """Generate ``n_per_class`` jets of each class; optionally write them to ``out`` (.npz).
 
     Returns a dict with ``constituents`` (n, N, 3) = (pT [GeV], eta_rel, phi_rel), ``hlf`` (n, 16)
     named by ``hlf_names``, ``labels`` (n,) indices into ``classes``, ``kinematics`` (n, 4) = jet
     (pT, eta, phi, mass) before grooming, ``n_constituents_total`` (n,), and ``metadata``
     (generator and Pythia/FastJet versions, seed, settings, timing). Jets are ordered by class.
+
+    ``cache_dir``: every finished chunk is written there at once (named by its class, seed and a
+    hash of the settings), and a rerun with the same arguments loads the chunks already made
+    instead of generating them again, so a long generation can be stopped and continued. The
+    result is identical whatever the number of runs or workers.
     """
     _require()
     import fastjet
@@ -200,20 +230,33 @@ def generate_jets(n_per_class: int, out=None, seed: int = 0, classes=CLASSES, n_
     tasks = []
     for ci, c in enumerate(classes):
         for k, start in enumerate(range(0, n_per_class, s["chunk_size"])):
-            tasks.append((c, chunk_seed(seed, CLASSES.index(c), k), min(s["chunk_size"], n_per_class - start), s))
+            tasks.append((k, ci, (c, chunk_seed(seed, CLASSES.index(c), k),
+                                  min(s["chunk_size"], n_per_class - start), s)))
+    # chunk-major order: a run that is stopped early has made about as many jets of every class
+    tasks = [t for _, _, t in sorted(tasks, key=lambda t: (t[0], t[1]))]
     t0 = time.time()
-    results = []
-    if n_workers == 1:
-        it = map(_generate_chunk, tasks)
+    results = {}
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        for i, t in enumerate(tasks):
+            if _chunk_path(cache_dir, t).exists():
+                results[i] = _load_chunk(_chunk_path(cache_dir, t))
+        if verbose and results:
+            print(f"[jets] {len(results)} of {len(tasks)} chunks already in {cache_dir}", flush=True)
+    todo = [i for i in range(len(tasks)) if i not in results]
+    if n_workers == 1 or len(todo) <= 1:
+        it = map(_generate_chunk, [tasks[i] for i in todo])
         pool = None
     else:
         pool = mp.get_context("spawn").Pool(n_workers)
-        it = pool.imap(_generate_chunk, tasks)
+        it = pool.imap(_generate_chunk, [tasks[i] for i in todo])
     try:
-        for r in it:
-            results.append(r)
+        for i, r in zip(todo, it):
+            results[i] = r
+            if cache_dir is not None:
+                _save_chunk(_chunk_path(cache_dir, tasks[i]), r)
             if verbose:
-                done = sum(len(x["hlf"]) for x in results)
+                done = sum(len(x["hlf"]) for x in results.values())
                 el = time.time() - t0
                 print(f"[jets] {r['cls']} chunk: {len(r['hlf'])} jets from {r['events']} events in "
                       f"{r['seconds']:.0f}s | total {done}/{len(classes) * n_per_class} in {el:.0f}s "
@@ -223,10 +266,12 @@ def generate_jets(n_per_class: int, out=None, seed: int = 0, classes=CLASSES, n_
             pool.close()
             pool.join()
     wall = time.time() - t0
+    # back to class-major order (classes, then chunks), whatever order the chunks were made in
+    results = [results[i] for i in sorted(results, key=lambda i: (classes.index(tasks[i][0]), i))]
     data = {
         "constituents": np.concatenate([r["constituents"] for r in results]),
         "hlf": np.concatenate([r["hlf"] for r in results]),
-        "labels": np.concatenate([np.full(len(r["hlf"]), classes.index(r["cls"]), np.int8) for r in results]),
+        "labels": np.concatenate([np.full(len(r["hlf"]), classes.index(str(r["cls"])), np.int8) for r in results]),
         "kinematics": np.concatenate([r["kinematics"] for r in results]),
         "n_constituents_total": np.concatenate([r["n_constituents"] for r in results]),
     }
@@ -234,22 +279,37 @@ def generate_jets(n_per_class: int, out=None, seed: int = 0, classes=CLASSES, n_
         pythia_version = pythia8mc.Pythia("", False).settings.parm("Pythia:versionNumber")
     except Exception:  # pragma: no cover - depends on the binding
         pythia_version = None
+    cpu = sum(float(r["seconds"]) for r in results)
     data["metadata"] = {
         "generator": GENERATOR_VERSION, "pythia8mc": getattr(pythia8mc, "__version__", None),
         "pythia_version": pythia_version, "fastjet": getattr(fastjet, "__version__", None),
         "seed": seed, "classes": list(classes), "n_per_class": n_per_class, "settings": s,
         "processes": {c: _PROCESSES[c] for c in classes}, "hlf_names": list(HLF_FEATURES),
         "constituent_names": ["pt", "etarel", "phirel"], "wall_seconds": wall, "n_workers": n_workers,
-        "cpu_seconds": sum(r["seconds"] for r in results), "events": sum(r["events"] for r in results),
-        "jets_per_second_wall": len(data["hlf"]) / wall,
-        "jets_per_cpu_second": len(data["hlf"]) / max(sum(r["seconds"] for r in results), 1e-9),
+        "cpu_seconds": cpu, "events": int(sum(int(r["events"]) for r in results)),
+        "jets_per_second_wall": len(data["hlf"]) / max(wall, 1e-9),
+        "jets_per_cpu_second": len(data["hlf"]) / max(cpu, 1e-9),
     }
     if out is not None:
         save_jets(out, data)
     return data
 
 
-def save_jets(path, data):
-    """Write a jets dict to a compressed ``.npz`` (metadata as a JSON string)."""
+def save_jets(path, data, float16: bool = False, n_constituents: int | None = None):
+    """Write a jets dict to a compressed ``.npz`` (metadata as a JSON string).
+
+    ``float16=True`` stores the float arrays at half precision (about 3 significant digits, far
+    finer than any detector resolution), and ``n_constituents`` keeps only the leading particles,
+    for a compact file; the metadata records both.
+    """
     arrays = {k: v for k, v in data.items() if k != "metadata"}
-    np.savez_compressed(path, metadata=np.array(json.dumps(data["metadata"])), **arrays)
+    meta = dict(data["metadata"])
+    if n_constituents is not None:
+        arrays["constituents"] = arrays["constituents"][:, :n_constituents]
+        meta["stored_constituents"] = int(n_constituents)
+    if float16:
+        arrays = {k: (v.astype(np.float16) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
+        meta["stored_dtype"] = "float16"
+    tmp = Path(os.fspath(path) + ".part.npz")
+    np.savez_compressed(tmp, metadata=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
