@@ -204,11 +204,13 @@ def run_method(method, task, seed, args, data_seed=0):
             oracle = optuna_oracle_class()(kobj, [o.direction for o in objs], args.trials, args.population, seed)
         else:
             raise SystemExit(f"unknown method {method!r}")
-        import shutil
+        from kerasnac import _rundir
 
-        shutil.rmtree(os.path.join(directory, project), ignore_errors=True)
+        # a run of this benchmark replaces its own earlier run, never a folder it did not make
+        _rundir.remove(os.path.join(directory, project), directory)
+        _rundir.claim(os.path.join(directory, project), "benchmark run")
         tuner = NACTuner(oracle, space, _Shim(objs, seed, record), directory=directory, project_name=project,
-                         overwrite=True)
+                         overwrite=False)
         train, val, mode, val_arrays = _data.make_datasets(space, xt, yt, (xv, yv), 0.2, args.batch_size, seed)
         if mode != "regression":
             space.label_mode = mode

@@ -146,6 +146,11 @@ class NACTuner(kt.Tuner):
         super().on_trial_end(trial)
         self._nac._on_trial_end(trial)
 
+    def results_summary(self, num_trials=10):
+        """The best ``num_trials`` trials in Pareto order (feasible first, then rank, then crowding),
+        each with its rank and every objective; keras-tuner's summed "Score" is never shown."""
+        print(pareto_summary(self.oracle, num_trials))
+
     def load_model(self, trial):
         model = self.hypermodel.build(trial.hyperparameters)
         model.load_weights(os.path.join(self.get_trial_dir(trial.trial_id), WEIGHTS_FILE))
@@ -179,3 +184,19 @@ def _trial_number(trial_id: str) -> int:
         return int(trial_id)
     except ValueError:
         return abs(hash(trial_id)) % 10_000
+
+
+def pareto_summary(oracle, num_trials: int = 10) -> str:
+    """Text of :meth:`NACTuner.results_summary` for a :class:`~kerasnac.oracle.ParetoOracle`."""
+    ranks = oracle.rank_trials()
+    names = [n for n, _ in oracle._objectives]
+    lines = [f"Results summary (Pareto order; {len(ranks)} ranked trials)",
+             "Objectives: " + ", ".join(f"{n} ({d})" for n, d in oracle._objectives)
+             + (("; constraints: " + ", ".join(str(c) for c in oracle.constraints)) if oracle.constraints else "")]
+    for trial in oracle.get_best_trials(num_trials):
+        rank = ranks.get(trial.trial_id)
+        head = f"Trial {trial.trial_id}: " + (f"Pareto rank {rank[0]}" + (", infeasible" if rank[2] > 0 else "")
+                                              if rank else f"not ranked ({trial.status})")
+        vals = [f"{n} = {trial.metrics.get_last_value(n):.6g}" for n in names if trial.metrics.exists(n)]
+        lines.append(head + ("; " + ", ".join(vals) if vals else ""))
+    return "\n".join(lines)

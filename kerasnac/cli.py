@@ -147,7 +147,9 @@ def load_trial_model(project: str, trial_id: str):
     if str(trial.status) != "COMPLETED" or not os.path.isfile(weights):
         raise NotFound(f"trial {match[0]} is {trial.status} and has no trained weights; export a completed trial "
                        "(see `kerasnac report`).")
-    space = SearchSpace.from_dict(load_meta(project)["space"], source=os.path.join(project, "kerasnac.json"))
+    meta = load_meta(project)
+    space = SearchSpace.from_dict(meta["space"], source=os.path.join(project, "kerasnac.json"))
+    space.label_mode = meta.get("label_mode", space.label_mode)  # integer labels: sparse loss
     model = space.build(trial.hyperparameters)
     model.load_weights(weights)
     return match[0], space, model

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 
 import numpy as np
 import pandas as pd
 
-from . import _data, costs, distributed, objectives as _objectives, results
+from . import _data, _rundir, costs, distributed, objectives as _objectives, results
 from ._keras import kt
 from ._tuner import FAILURE_FILE, NACTuner
 from .errors import ConfigError
@@ -114,14 +113,20 @@ class KerasNAC:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
         self._descriptions: dict = {}
         self.population_size = population_size
+        _rundir.check_project_name(project_name)
         self.project_dir = os.path.join(directory, project_name)
         # "single", or keras-tuner's gRPC "chief" (holds the oracle) / "worker" (runs trials)
         self.role = distributed.role()
         _check_writable(directory)
-        if overwrite and os.path.isdir(self.project_dir) and self.role != "worker":
-            shutil.rmtree(self.project_dir)
+        if overwrite and self.role != "worker":
+            # only an empty folder or one holding kerasnac's marker, and only inside `directory`
+            _rundir.remove(self.project_dir, directory)
+        _rundir.claim(self.project_dir, "search")
+        self._stored_meta = None
         if not (overwrite and self.role == "worker"):
-            self._check_resume_compatible()
+            self._stored_meta = self._check_resume_compatible()
+        if self._stored_meta and self._stored_meta.get("label_mode"):
+            self.space.label_mode = self._stored_meta["label_mode"]  # models rebuilt before fit() compile right
         self.oracle = ParetoOracle(
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
@@ -135,7 +140,6 @@ class KerasNAC:
                               overwrite=False)
         if self.role == "worker":  # the chief owns the oracle, the baselines and the result files
             return
-        self._write_meta()
         self._enqueue_baselines(baselines)
         if self.role == "chief":  # trials end in the chief's gRPC thread, not in a local tuner
             self.oracle.before_end_trial = self._recover_worker_failure
@@ -150,12 +154,41 @@ class KerasNAC:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],
                 "constraints": [str(c) for c in self.constraints],
                 "space": self.space.to_dict(), "hyperparameters": sorted(h.name for h in self.space.hyperparameters().space),
-                "population_size": self.population_size, "seed": self.seed}
+                "population_size": self.population_size, "seed": self.seed, "label_mode": self.space.label_mode}
+
+    def _fingerprint(self, x, y, validation_data, validation_split, epochs, batch_size) -> dict:
+        """What makes two trials comparable: the same training budget, data and cost model."""
+        from dataclasses import asdict
+
+        val = tuple(validation_data) if isinstance(validation_data, (tuple, list)) else (validation_data,)
+        return json.loads(json.dumps({
+            "epochs": epochs, "batch_size": batch_size,
+            "validation_split": None if validation_data is not None else validation_split,
+            "training data": _rundir.data_digest(x, y),
+            "validation data": _rundir.data_digest(*val) if validation_data is not None else None,
+            "fidelity": asdict(self.fidelity) if self.fidelity is not None else None,
+            "screening": asdict(self.oracle.screening) if getattr(self.oracle, "screening", None) else None,
+            "cost_options": self.cost_options,
+            "fit_callbacks": [type(cb).__name__ for cb in self.fit_callbacks],
+        }, default=str))
+
+    def _start_run(self, fingerprint: dict):
+        """Refuse to add trials to a search made with other settings; then record this run's."""
+        old = (self._stored_meta or {}).get("fingerprint")
+        n_old = len(self.oracle.trials)
+        if old is not None and n_old and old != fingerprint:
+            changes = "; ".join(_rundir.fingerprint_changes(old, fingerprint))
+            raise ConfigError(
+                f"{self.project_dir} holds {n_old} trials made with other settings ({changes}). Their results "
+                "cannot be compared with new trials: rerun with the settings of that search, give another "
+                "project_name= to start a new search, or pass overwrite=True to replace this one.")
+        self._fingerprint_now = fingerprint
+        self._write_meta()
 
     def _check_resume_compatible(self):
         path = os.path.join(self.project_dir, "kerasnac.json")
         if not os.path.isfile(path):
-            return
+            return None
         with open(path) as f:
             old = json.load(f)
         new = json.loads(json.dumps(self._meta(), default=str))
@@ -173,10 +206,16 @@ class KerasNAC:
                     "incomparable trials: resume with the same settings, use another project_name, or pass "
                     "overwrite=True to start over."
                 )
+        return old
 
     def _write_meta(self):
         os.makedirs(self.project_dir, exist_ok=True)
-        _atomic_text(os.path.join(self.project_dir, "kerasnac.json"), json.dumps(self._meta(), indent=1, default=str))
+        meta = self._meta()
+        fp = getattr(self, "_fingerprint_now", None) or (self._stored_meta or {}).get("fingerprint")
+        if fp is not None:
+            meta["fingerprint"] = fp
+        _rundir.atomic_write_json(os.path.join(self.project_dir, "kerasnac.json"), meta)
+        self._stored_meta = meta
 
     def _enqueue_baselines(self, baselines):
         if baselines is False or baselines is None:
@@ -205,6 +244,8 @@ class KerasNAC:
                                                            batch_size, self.seed)
         if mode != "regression":
             self.space.label_mode = mode
+        if self.role != "worker":  # the data are valid: the search really starts (kerasnac.json)
+            self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
         if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
             self.tuner.search(train, val, epochs, val_arrays, verbose=0)
             return self
@@ -241,6 +282,7 @@ class KerasNAC:
             validation_data = (xv, yv)
         if mode != "regression":
             self.space.label_mode = mode
+        self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
         opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": self.cost_options, "seed": self.seed,
                 "verbose": self.verbose, **self.gradient_options}
         if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
@@ -466,13 +508,6 @@ def _check_writable(directory: str):
     except OSError as e:
         raise ConfigError(f"directory {directory!r} is not writable ({e.strerror}). Pass directory= a folder you "
                           "can write to.") from None
-
-
-def _atomic_text(path: str, text: str):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 __all__ = ["KerasNAC", "Objective"]

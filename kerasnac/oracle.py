@@ -262,6 +262,7 @@ class ParetoOracle(kt.Oracle):
         self.crossover_prob = float(crossover_prob)
         self.mutation_prob = None if mutation_prob is None else float(mutation_prob)
         self.constraints = [Constraint.parse(c) for c in (constraints or [])]
+        self._constraints_given = constraints is not None
         self._objectives = _objective_pairs(self.objective)
         if screening is not None and not isinstance(screening, _screening.Screening):
             raise TypeError(f"screening must be a kerasnac.Screening or None, got {type(screening).__name__}.")
@@ -409,7 +410,12 @@ class ParetoOracle(kt.Oracle):
         self.population_size = state["population_size"]
         self.crossover_prob = state["crossover_prob"]
         self.mutation_prob = state["mutation_prob"]
-        self.constraints = [Constraint.parse(c) for c in state["constraints"]]
+        # The constraints are the ones given now, not the saved ones: a resumed search may add or
+        # change constraints, and they apply to every trial, old ones included (violations are
+        # always computed from the trials' stored costs at ranking time).
+        # ``constraints=None`` (not given) restores the saved ones.
+        if not self._constraints_given:
+            self.constraints = [Constraint.parse(c) for c in state["constraints"]]
         self._baseline_queue = [[dict(v), n] for v, n in state["baseline_queue"]]
         self.baselines = dict(state["baselines"])
         self._n_offspring = state["n_offspring"]

@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from .. import _rundir
 from ._base import Callback, Candidate, register_callback
 from . import _csim, _hls_config, _hls_layers, _hls_report
 
@@ -243,8 +244,10 @@ class HLS4MLExport(Callback):
                     "Precision", {}).get("result", _hls_config.DEFAULT_PRECISION)
                 stage = "convert"
                 t0 = time.perf_counter()
-                if os.path.isfile(os.path.join(prj, "hls4ml_config.yml")):
-                    shutil.rmtree(prj)  # an earlier project of this candidate (never other files)
+                # an earlier project of this candidate is replaced; a folder kerasnac did not make
+                # (no marker) is never deleted or written into: that is an error naming it
+                _rundir.remove(prj, os.path.dirname(os.path.abspath(prj)))
+                _rundir.claim(prj, "hls4ml project")
                 hls_model, cfg = self.convert(model, prj, x, cfg)
                 row["hls_convert_s"] = round(time.perf_counter() - t0, 2)
                 stage = "compile"
@@ -273,7 +276,7 @@ class HLS4MLExport(Callback):
             msg = (f"hls4ml {stage} failed for candidate {candidate.candidate_id!r}: "
                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                    + (f" [g++: {detail}]" if detail else "")
-                   + (f" (log: {os.path.join(prj, 'kerasnac_hls4ml.log')})" if os.path.isdir(prj) else ""))
+                   + (f" (log: {os.path.join(prj, 'kerasnac_hls4ml.log')})" if _rundir.is_ours(prj) else ""))
             self._write_log(prj, log)
             if self.on_error == "raise":
                 raise HLS4MLExportError(msg, stage) from exc
@@ -287,7 +290,7 @@ class HLS4MLExport(Callback):
 
     @staticmethod
     def _write_log(prj, log):
-        if os.path.isdir(prj):
+        if os.path.isdir(prj) and _rundir.is_ours(prj):  # never into a folder kerasnac did not make
             with open(os.path.join(prj, "kerasnac_hls4ml.log"), "w") as f:
                 f.write(log.getvalue())
 
