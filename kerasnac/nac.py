@@ -169,8 +169,7 @@ class KerasNAC:
             "fidelity": asdict(self.fidelity) if self.fidelity is not None else None,
             "screening": asdict(self.oracle.screening) if getattr(self.oracle, "screening", None) else None,
             "cost_options": self.cost_options,
-            "fit_callbacks": [type(cb).__name__ for cb in self.fit_callbacks],
-        }, default=str))
+        }, default=str))  # fit_callbacks are left out: a logger or a timer must not block a resume
 
     def _start_run(self, fingerprint: dict):
         """Refuse to add trials to a search made with other settings; then record this run's."""

@@ -158,7 +158,10 @@ def small_space(units=(4, 8, 16)):
 ])
 def test_incompatible_resume_is_refused(tmp_path, change, match):
     base = dict(space=small_space(), objectives=["val_accuracy", "bops"], population_size=4, seed=0)
-    kn.KerasNAC(base.pop("space"), directory=str(tmp_path), project_name="p", verbose=0, **base)
+    x, y = kn.datasets.toy_jets_hlf(200, seed=0)
+    # a search exists once it has started (kerasnac.json is written by fit, after the data checks)
+    kn.KerasNAC(base.pop("space"), directory=str(tmp_path), project_name="p", verbose=0, max_trials=1,
+                baselines=False, **base).fit(x, y, epochs=1, batch_size=64)
     kw = dict(space=small_space(), objectives=["val_accuracy", "bops"], population_size=4, seed=0)
     kw.update(change)
     with pytest.raises(ConfigError, match=match) as err:
