@@ -30,6 +30,7 @@ setup(
         "matplotlib>=3.7",
         "scikit-learn>=1.3",
         "tqdm>=4.60",
+        "tabulate>=0.9",
         "PyYAML>=6.0",
     ],
     extras_require={

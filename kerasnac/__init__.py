@@ -8,7 +8,7 @@ Import kerasnac before TensorFlow: it selects Keras 2 (tf_keras), which QKeras n
 """
 
 from . import _keras  # noqa: F401  (must come first: binds tf_keras)
-from . import callbacks, costs, datasets, local, space
+from . import callbacks, costs, datasets, local, space, studies
 from .callbacks.export import load_model
 from .callbacks.pruning import Pruning
 from .errors import ConfigError, DataError, KerasNACError, SpaceError
@@ -24,4 +24,4 @@ from .space import Block, SearchSpace, register_block
 __version__ = "0.1.0"
 
 __all__ = ["Screening", "SuccessiveHalving", "GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
-           "costs", "datasets", "space", "KerasNACError", "SpaceError", "DataError", "ConfigError"]
+           "costs", "datasets", "space", "studies", "KerasNACError", "SpaceError", "DataError", "ConfigError"]

@@ -17,6 +17,7 @@ from ._calorimeter import (calorimeter_baseline, calorimeter_metrics, calorimete
                            make_calorimeter_showers)
 from ._jet_substructure import hlf_features as jet_hlf_features
 from ._jet_substructure import soft_drop as jet_soft_drop
+from ._jets import CASE_STUDY_PATH as JETS_CASE_STUDY_PATH
 from ._jets import SAMPLE_PATH as JETS_SAMPLE_PATH
 from ._jets import jet_summary, jets, load_jets_file
 from ._public_jets import load_hls4ml_h5, load_openml_jets, read_hls4ml_h5, read_openml_jets
@@ -26,7 +27,7 @@ from ._toy_jets import FEATURES as JET_FEATURES
 from ._toy_jets import split_and_scale, toy_jets_hlf
 
 __all__ = ["toy_jets_hlf", "split_and_scale", "JET_CLASSES", "JET_FEATURES",
-           "jets", "load_jets_file", "jet_summary", "JETS_SAMPLE_PATH", "generate_jets", "save_jets",
+           "jets", "load_jets_file", "jet_summary", "JETS_SAMPLE_PATH", "JETS_CASE_STUDY_PATH", "generate_jets", "save_jets",
            "jet_hlf_features", "jet_soft_drop",
            "load_openml_jets", "read_openml_jets", "load_hls4ml_h5", "read_hls4ml_h5",
            "bragg_peaks", "make_bragg_peaks", "bragg_distance", "bragg_metrics", "bragg_baseline",

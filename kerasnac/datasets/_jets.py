@@ -107,3 +107,8 @@ def mass_peak(mass, lo: float = 40.0, hi: float = 250.0, width: float = 5.0) -> 
     c = 0.5 * (e[h.argmax()] + e[h.argmax() + 1])
     near = mass[np.abs(mass - c) < 15.0]
     return float(np.median(near))
+
+
+# The case-study sample kept in the repository (``scripts/generate_jets.py --preset case_study``):
+# Pythia 8 jets, 16 constituents and the 16 HLF features per jet, float16; used by kerasnac.studies.
+CASE_STUDY_PATH = Path(__file__).with_name("data") / "jets_pythia8_100k.npz"
