@@ -9,7 +9,7 @@ import copy
 from .._keras import keras, kt
 from ..errors import SpaceError
 from . import _params
-from ._quant import ACTIVATIONS, DEFAULT_QUANT, QUANT_KEYS, Quant
+from ._quant import ACTIVATIONS, DEFAULT_QUANT, INTEGER_PAIRS, QUANT_KEYS, Quant, integer_bits_error
 from .blocks import SKIP_ALIASES, get_block
 
 TASKS = ("classification", "regression")
@@ -82,6 +82,7 @@ class SearchSpace(kt.HyperModel):
         if set(head) - {"quant"}:
             raise SpaceError(f"{w}head: unknown keys {sorted(set(head) - {'quant'})}; only 'quant' is allowed.")
         self.head_quant = self._merge_quant(base_quant, head.get("quant"), f"{w}head.quant")
+        self._check_integer_bits(self.head_quant, f"{w}head.quant", HEAD_QUANT_KEYS)
         self.training = self._normalize_training(training, w)
         self._hp = None
         self.baselines: dict[str, dict] = {}
@@ -226,7 +227,24 @@ class SearchSpace(kt.HyperModel):
         if block.quantized:
             q = self._merge_quant(base_quant, default_spec.get("quant"), where + ".quant (defaults)")
             out["quant"] = self._merge_quant(q, spec.get("quant"), where + ".quant")
+            self._check_integer_bits(out["quant"], where + ".quant")
         return out
+
+    @staticmethod
+    def _check_integer_bits(q, where, keys=QUANT_KEYS):
+        """Every combination of bit-width and integer-bit choices can be drawn, so each must be buildable."""
+        for bits_key, int_key in INTEGER_PAIRS:
+            if bits_key not in keys:
+                continue
+            bits = q[bits_key] if q[bits_key] is not None else q["weight_bits"]  # bias: same as the weights
+            for b in _params.values_of(bits):
+                for i in _params.values_of(q[int_key]):
+                    msg = integer_bits_error(bits_key, b, int_key, i, where)
+                    if msg:
+                        if _params.is_searched(bits) or _params.is_searched(q[int_key]):
+                            msg += (f" The choices {bits_key}={bits!r} and {int_key}={q[int_key]!r} are drawn "
+                                    "independently, so every pair must fit.")
+                        raise SpaceError(msg)
 
     def _normalize_training(self, training, w):
         training = self._check_mapping(training or {}, f"{w}training")
