@@ -29,6 +29,22 @@ def small_space(**kw):
 
 
 # ----------------------------------------------------------------------------- data
+def _ds(x, y):
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+
+def _put(a, idx, value):
+    a = a.copy()
+    a[idx] = value
+    return a
+
+
+def _corrupt_rows(y, rows):
+    y = y.copy()
+    y[rows] = y[rows] * 2
+    return y
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv[:, :15], yv)), r"x_val has sample shape \(15,\)"),
     (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv, np.argmax(yv, 1))), "y holds onehot labels but y_val"),
@@ -43,6 +59,21 @@ def small_space(**kw):
      "give validation_data as a tf.data.Dataset too"),
     (lambda x, y, xv, yv: dict(x=tf.data.Dataset.from_tensor_slices((x, y)), y=None,
                                validation_data=tf.data.Dataset.from_tensor_slices((xv, yv))), r"Batch it with ds.batch"),
+    # soft labels that are not probabilities (issue 11, item 7)
+    (lambda x, y, xv, yv: dict(x=x, y=np.random.default_rng(0).random(y.shape) * 7, validation_data=(xv, yv)),
+     r"y has 600 of 600 rows that are neither one-hot nor probabilities summing to 1 \(first: row 0"),
+    (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv, _corrupt_rows(yv, [3, 10]))),
+     r"y_val has 2 of 200 rows .* \(first: row 3, sum 2\)"),
+    # float64 values beyond float32 (item 9)
+    (lambda x, y, xv, yv: dict(x=_put(x.astype("float64"), (5, 2), 1e40), y=y, validation_data=(xv, yv)),
+     r"x has 1 values outside the float32 range .*1e\+40 at index \(5, 2\).*overflow to inf"),
+    # tf.data: the first batch is checked like numpy arrays (item 10)
+    (lambda x, y, xv, yv: dict(x=_ds(x, y[:, :4]), y=None, validation_data=_ds(xv, yv)),
+     r"the training dataset \(first batch\) y has shape \(8, 4\); with num_classes=5 expected"),
+    (lambda x, y, xv, yv: dict(x=_ds(x, np.argmax(y, 1) + 3), y=None, validation_data=_ds(xv, np.argmax(yv, 1))),
+     r"the training dataset \(first batch\) y has class labels in \[\d, 7\] but num_classes=5 needs 0..4"),
+    (lambda x, y, xv, yv: dict(x=_ds(x, y), y=None, validation_data=_ds(xv, yv * 3)),
+     r"validation_data \(first batch\) y has 8 of 8 rows that are neither one-hot"),
 ])
 def test_more_data_errors_before_training(make, match, tmp_path, jets):
     (xt, yt), (xv, yv) = jets
