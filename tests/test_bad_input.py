@@ -280,3 +280,27 @@ def test_quantizer_strings_are_built_from_integers_only():
     assert all(pattern.match(s) for s in strings), strings
     with pytest.raises(SpaceError, match="bit widths must be integers"):
         kn.SearchSpace((16,), [{"mlp": {"quant": {"weight_bits": ["6,0); import os"]}}}], num_classes=2)
+
+
+# ----------------------------------------------------------------------------- counting failure causes
+_GRAPH_ERR = ("Graph execution error: Incompatible shapes: [8,5] vs. [8,4] [[{{node model_%d/dense_%d/BiasAdd}}]] "
+              "[Op:__inference_train_function_%d]")
+
+
+def test_failure_reasons_are_counted_by_cause(tmp_path):
+    from kerasnac.results import normalize_reason
+
+    same = [_GRAPH_ERR % (i, i + 2, 1000 + 37 * i) for i in range(3)]
+    assert len({normalize_reason(r) for r in same}) == 1
+    assert normalize_reason("bad object <Foo at 0x7f3a2c1d>") == normalize_reason("bad object <Foo at 0x55aa01>")
+    assert normalize_reason("out of memory in trial 05 (x)") == normalize_reason("out of memory in trial 12 (x)")
+    assert normalize_reason("out of LUTs") != normalize_reason("out of memory in trial 05 (x)")
+    # the summary names the cause of 3 failures, not the one of 2 identical messages
+    nac = kn.KerasNAC(small_space(), directory=str(tmp_path), verbose=0)
+    df = pd.DataFrame({"trial_id": list("01234"), "status": ["FAILED"] * 5,
+                       "reason": same + ["RuntimeError: out of LUTs"] * 2})
+    nac.trials_dataframe = lambda: df
+    nac.pareto_front = lambda: df.iloc[:0]
+    text = nac.summary(print_fn=None)
+    assert "failures: 5; most common: 'Graph execution error: Incompatible shapes" in text
+    assert "{{node model/dense/BiasAdd}}]] [Op:__inference_train_function]'" in text

@@ -205,3 +205,16 @@ def test_module_entry_point_exit_code(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kerasnac", "report", str(tmp_path)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 4 and "no kerasnac search" in out.stderr
+
+
+def test_report_counts_failures_by_cause(tmp_path, capsys):
+    p = tmp_path / "p"
+    p.mkdir()
+    (p / "kerasnac.json").write_text(json.dumps({"objectives": [["val_accuracy", "max"]]}))
+    same = [f"Incompatible shapes [[{{{{node model_{i}/dense_{i}/BiasAdd}}}}]] [Op:__inference_train_function_{9 * i}]"
+            for i in range(3)]
+    pd.DataFrame({"trial_id": list("01234"), "status": ["FAILED"] * 5, "on_front": [False] * 5,
+                  "val_accuracy": [np.nan] * 5, "baseline": [""] * 5,
+                  "reason": same + ["out of LUTs"] * 2}).to_csv(p / "trials.csv", index=False)
+    assert cli.main(["report", str(p), "--no-plot"]) == 0
+    assert "failures: 5; most common (3x): Incompatible shapes" in capsys.readouterr().out
