@@ -212,3 +212,31 @@ def test_integer_bits_fit_when_every_choice_fits():
     assert model.get_layer("s0_dense0").kernel_quantizer_internal.integer == 6
     with pytest.raises(SpaceError, match="weight_integer=6 does not fit in weight_bits=4"):
         kn.space.Quant(weight_bits=4, weight_integer=6)  # what a build would have clamped to quantized_bits(4,3)
+
+
+@pytest.mark.parametrize("stage,match", [
+    ({"name": "dense", "blok": {"mlp": {}}}, r"stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\).*allowed keys: name, blocks"),
+    ({"blok": {"mlp": {}}}, r"stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\)"),
+    ({"nmae": "dense", "blocks": {"mlp": {}}}, r"unknown key 'nmae' \(did you mean 'name'\?\)"),
+    ({"name": "dense", "mlp": {}}, r"unknown key 'mlp' \(block types go under 'blocks:'"),
+    ({"mlpp": {}}, r"unknown block type 'mlpp'.*Known blocks"),
+])
+def test_misspelt_stage_key_is_named(stage, match):
+    with pytest.raises(SpaceError, match=match):
+        kn.SearchSpace((4,), [stage], num_classes=2)
+
+
+def test_yaml_stage_key_misspelt_and_duplicate_keys(tmp_path):
+    path = _yaml(tmp_path, "num_classes: 3\nstages:\n  - name: dense\n    blok: {mlp: {}}\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml: stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    path = _yaml(tmp_path, "num_classes: 3\nstages: [{mlp: {}}]\nnum_classes: 5\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml: duplicate key 'num_classes' at line 3 \(first at line 1\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    path = _yaml(tmp_path, "num_classes: 3\nstages:\n  - mlp: {units: [4], units: [8]}\n")  # nested mappings too
+    with pytest.raises(SpaceError, match=r"duplicate key 'units' at line 3 \(first at line 3\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    # anchors and merge keys stay allowed
+    path = _yaml(tmp_path, "num_classes: 3\nq: &q {weight_bits: 8}\nstages:\n  - mlp: {units: [4], quant: {<<: *q, weight_bits: 6}}\n")
+    with pytest.raises(SpaceError, match=r"unknown top-level keys \['q'\]"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
