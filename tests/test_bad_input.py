@@ -74,6 +74,8 @@ def _corrupt_rows(y, rows):
      r"the training dataset \(first batch\) y has class labels in \[\d, 7\] but num_classes=5 needs 0..4"),
     (lambda x, y, xv, yv: dict(x=_ds(x, y), y=None, validation_data=_ds(xv, yv * 3)),
      r"validation_data \(first batch\) y has 8 of 8 rows that are neither one-hot"),
+    (lambda x, y, xv, yv: dict(x=_ds(x[:0], y[:0]), y=None, validation_data=_ds(xv, yv)),
+     r"x: the tf.data.Dataset is empty"),
 ])
 def test_more_data_errors_before_training(make, match, tmp_path, jets):
     (xt, yt), (xv, yv) = jets
