@@ -12,7 +12,8 @@ def _is_dataset(obj) -> bool:
     return isinstance(obj, tf.data.Dataset)
 
 
-def _check_finite(arr, what):
+def _check_finite(arr, what) -> np.ndarray:
+    """Raise unless ``arr`` holds numbers that are finite *as float32* (what training sees); return that cast."""
     if not np.issubdtype(arr.dtype, np.number):
         raise DataError(f"{what} has dtype {arr.dtype}; expected numbers. Convert it with np.asarray(..., dtype='float32').")
     bad = ~np.isfinite(arr)
@@ -20,11 +21,59 @@ def _check_finite(arr, what):
         idx = np.argwhere(bad)[0]
         raise DataError(f"{what} contains {int(bad.sum())} NaN/inf values (first at index {tuple(int(i) for i in idx)}). "
                         "Remove or impute those samples before the search.")
+    with np.errstate(over="ignore"):
+        arr32 = arr.astype("float32")
+    over = ~np.isfinite(arr32)
+    if over.any():
+        idx = tuple(int(i) for i in np.argwhere(over)[0])
+        raise DataError(f"{what} has {int(over.sum())} values outside the float32 range (|value| > 3.4e38, first "
+                        f"{arr[idx]:.3g} at index {idx}); they overflow to inf when cast to float32 for training. "
+                        f"Rescale {what} (e.g. standardize it) before the search.")
+    return arr32
 
 
-def check_arrays(space, x, y, what="x") -> tuple[np.ndarray, np.ndarray, str]:
+#: tolerance of the row sums of one-hot / probability labels
+ROW_SUM_TOL = 1e-3
+
+
+def _check_labels(space, y: np.ndarray, ywhat: str) -> tuple[np.ndarray, str]:
+    """Check the targets ``y`` against the space; return them ready for training and the label mode."""
+    y32 = _check_finite(y, ywhat)
+    if space.task == "classification":
+        k = space.num_classes
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k != 1):
+            y = y.reshape(-1)
+            if not np.all(np.equal(np.mod(y, 1), 0)):
+                raise DataError(f"{ywhat} holds non-integer class labels; give integers 0..{k - 1} or one-hot rows.")
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= k:
+                raise DataError(f"{ywhat} has class labels in [{lo}, {hi}] but num_classes={k} needs 0..{k - 1}. "
+                                f"Fix num_classes (={hi + 1}?) or the labels.")
+            return y.astype("int32"), "sparse"
+        if y.ndim == 2 and y.shape[1] == k:
+            sums = y32.sum(axis=1, dtype="float64")
+            bad = (np.abs(sums - 1) > ROW_SUM_TOL) | (y32 < -ROW_SUM_TOL).any(axis=1)
+            if bad.any():
+                first = int(np.argmax(bad))
+                raise DataError(f"{ywhat} has {int(bad.sum())} of {len(y)} rows that are neither one-hot nor "
+                                f"probabilities summing to 1 (first: row {first}, sum {sums[first]:.4g}). Give one-hot "
+                                f"rows (keras.utils.to_categorical(labels, {k})), non-negative probabilities that sum "
+                                "to 1, or integer labels of shape (n,).")
+            return y32, "onehot"
+        raise DataError(f"{ywhat} has shape {y.shape}; with num_classes={k} expected integer labels of shape (n,) "
+                        f"or one-hot labels of shape (n, {k}). Fix num_classes or the labels.")
+    n = space.n_outputs
+    if y.ndim == 1 and n == 1:
+        y32 = y32.reshape(-1, 1)
+    if y32.ndim != 2 or y32.shape[1] != n:
+        raise DataError(f"{ywhat} has shape {y.shape} but the regression space has n_outputs={n}; "
+                        f"expected shape (n, {n}).")
+    return y32, "regression"
+
+
+def check_arrays(space, x, y, what="x", ywhat=None) -> tuple[np.ndarray, np.ndarray, str]:
     """Check one (x, y) pair; return float32 x, y ready for training and the label mode."""
-    ywhat = "y" if what == "x" else what.replace("x", "y")
+    ywhat = ywhat or ("y" if what == "x" else what.replace("x", "y"))
     if x is None or y is None:
         raise DataError(f"{what} and {ywhat} must both be given.")
     x, y = np.asarray(x), np.asarray(y)
@@ -36,33 +85,13 @@ def check_arrays(space, x, y, what="x") -> tuple[np.ndarray, np.ndarray, str]:
         raise DataError(f"{what} has sample shape {tuple(x.shape[1:])} but the search space expects input_shape "
                         f"{tuple(space.input_shape)}. Fix: build the space with input_shape={tuple(x.shape[1:])} "
                         f"or reshape {what}.")
-    _check_finite(x, what)
-    _check_finite(y, ywhat)
-    if space.task == "classification":
-        k = space.num_classes
-        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1 and k != 1):
-            y = y.reshape(-1)
-            if not np.all(np.equal(np.mod(y, 1), 0)):
-                raise DataError(f"{ywhat} holds non-integer class labels; give integers 0..{k - 1} or one-hot rows.")
-            lo, hi = int(y.min()), int(y.max())
-            if lo < 0 or hi >= k:
-                raise DataError(f"{ywhat} has class labels in [{lo}, {hi}] but num_classes={k} needs 0..{k - 1}. "
-                                f"Fix num_classes (={hi + 1}?) or the labels.")
-            return x.astype("float32"), y.astype("int32"), "sparse"
-        if y.ndim == 2 and y.shape[1] == k:
-            return x.astype("float32"), y.astype("float32"), "onehot"
-        raise DataError(f"{ywhat} has shape {y.shape}; with num_classes={k} expected integer labels of shape (n,) "
-                        f"or one-hot labels of shape (n, {k}). Fix num_classes or the labels.")
-    n = space.n_outputs
-    if y.ndim == 1 and n == 1:
-        y = y.reshape(-1, 1)
-    if y.ndim != 2 or y.shape[1] != n:
-        raise DataError(f"{ywhat} has shape {y.shape} but the regression space has n_outputs={n}; "
-                        f"expected shape (n, {n}).")
-    return x.astype("float32"), y.astype("float32"), "regression"
+    x = _check_finite(x, what)
+    y, mode = _check_labels(space, y, ywhat)
+    return x, y, mode
 
 
 def check_dataset(space, ds, what="x"):
+    """Check a batched ``tf.data.Dataset`` of ``(x, y)``: its spec, then its first batch with the numpy checks."""
     spec = ds.element_spec
     if not isinstance(spec, tuple) or len(spec) < 2:
         raise DataError(f"{what}: a tf.data.Dataset must yield (x, y) batches.")
@@ -70,10 +99,12 @@ def check_dataset(space, ds, what="x"):
     if shape != tuple(space.input_shape):
         raise DataError(f"{what}: the dataset yields batches of sample shape {shape} but the space expects "
                         f"input_shape {tuple(space.input_shape)}. Batch it with ds.batch(...) and check the shape.")
-    yshape = spec[1].shape
-    if space.task == "classification":
-        return "onehot" if len(yshape) == 2 and yshape[-1] == space.num_classes else "sparse"
-    return "regression"
+    batch = next(iter(ds.take(1)), None)
+    if batch is None:
+        raise DataError(f"{what}: the tf.data.Dataset is empty. Pass at least one batch.")
+    name = "the training dataset" if what == "x" else what
+    return check_arrays(space, np.asarray(batch[0]), np.asarray(batch[1]), what=f"{name} (first batch) x",
+                        ywhat=f"{name} (first batch) y")[2]
 
 
 def split(x, y, validation_split: float, seed: int):

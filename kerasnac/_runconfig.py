@@ -24,7 +24,9 @@ paths are relative to the config file. Every section except ``space`` and ``data
 from __future__ import annotations
 
 import dataclasses
+import glob
 import importlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,19 @@ class RunConfig:
             raise ConfigError(f"{path}: search: unknown keys {unknown}; allowed: {', '.join(SEARCH_KEYS)}.")
         cfg = cls(path, raw, {**SEARCH_KEYS, **search})
         cfg._check_types()
+        cfg._check_data_path()
         return cfg
+
+    def _check_data_path(self):
+        """A missing ``data.path`` is named now, before the space, the tuner or any data are built."""
+        spec = self.raw["data"]
+        if not isinstance(spec, dict) or spec.get("path") is None:
+            return
+        path = self.resolve_path(spec["path"])
+        if os.path.exists(path) or (any(ch in path for ch in "*?[") and glob.glob(path)):
+            return
+        raise ConfigError(f"{self.where('data')}.path: {str(spec['path'])!r} does not exist (looked for {path!r}; "
+                          "relative paths are relative to the config file). Give the path of an existing data file.")
 
     def _check_types(self):
         s, w = self.search, f"{self.path}: search"

@@ -88,7 +88,7 @@ def load_table(project: str):
 
 def cmd_report(args) -> int:
     from .objectives import Objective
-    from .results import plot_pareto
+    from .results import normalize_reason, plot_pareto
 
     project = find_project(args.dir)
     meta = load_meta(project)
@@ -118,7 +118,7 @@ def cmd_report(args) -> int:
         print(shown[[c for c in cols + (["status"] if args.all else []) if c in shown]].to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
     if not failed.empty:
-        common = failed["reason"].replace("", "unknown").value_counts()
+        common = failed["reason"].map(normalize_reason).value_counts()
         print(f"failures: {len(failed)}; most common ({common.iloc[0]}x): {common.index[0]}")
     if not args.no_plot and not done.empty:
         path = args.plot or os.path.join(project, "pareto.png")

@@ -478,7 +478,7 @@ class KerasNAC:
             lines.append(front[cols + extra].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         failed = df[df["status"] != "COMPLETED"] if not df.empty else df
         if not failed.empty:
-            common = failed["reason"].value_counts()
+            common = failed["reason"].map(results.normalize_reason).value_counts()
             lines.append(f"failures: {len(failed)}; most common: {common.index[0]!r}" if len(common) else "")
         text = "\n".join(lines)
         if print_fn is not None:

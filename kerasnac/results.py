@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -17,6 +18,24 @@ def reason(message: str | None) -> str:
         return ""
     lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
+
+
+#: parts of a failure reason that differ between trials failing for the same cause
+_VARYING = (
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),  # memory addresses in object reprs
+    (re.compile(r"(__(?:inference|forward|backward)_\w+?)_\d+\b"), r"\1"),  # tf.function ids
+    (re.compile(r"(?<=[A-Za-z])_\d+\b"), ""),  # numbered node/layer names: model_3/dense_12/MatMul_1
+    (re.compile(r"\b(trial|epoch) \d+\b"), r"\1 N"),  # "out of memory in trial 05", "NaN at epoch 3"
+)
+
+
+def normalize_reason(message) -> str:
+    """A failure reason without its per-trial parts (addresses, function ids, node numbers, trial ids),
+    so that counting reasons counts causes."""
+    text = str(message) if message is not None and message == message else ""  # NaN from a CSV: no reason
+    for pattern, repl in _VARYING:
+        text = pattern.sub(repl, text)
+    return text or "unknown"
 
 
 def trials_dataframe(trials, objectives, ranks: dict, baselines: dict, describe) -> pd.DataFrame:

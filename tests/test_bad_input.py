@@ -29,6 +29,22 @@ def small_space(**kw):
 
 
 # ----------------------------------------------------------------------------- data
+def _ds(x, y):
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+
+
+def _put(a, idx, value):
+    a = a.copy()
+    a[idx] = value
+    return a
+
+
+def _corrupt_rows(y, rows):
+    y = y.copy()
+    y[rows] = y[rows] * 2
+    return y
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv[:, :15], yv)), r"x_val has sample shape \(15,\)"),
     (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv, np.argmax(yv, 1))), "y holds onehot labels but y_val"),
@@ -43,6 +59,23 @@ def small_space(**kw):
      "give validation_data as a tf.data.Dataset too"),
     (lambda x, y, xv, yv: dict(x=tf.data.Dataset.from_tensor_slices((x, y)), y=None,
                                validation_data=tf.data.Dataset.from_tensor_slices((xv, yv))), r"Batch it with ds.batch"),
+    # soft labels that are not probabilities (issue 11, item 7)
+    (lambda x, y, xv, yv: dict(x=x, y=np.random.default_rng(0).random(y.shape) * 7, validation_data=(xv, yv)),
+     r"y has 600 of 600 rows that are neither one-hot nor probabilities summing to 1 \(first: row 0"),
+    (lambda x, y, xv, yv: dict(x=x, y=y, validation_data=(xv, _corrupt_rows(yv, [3, 10]))),
+     r"y_val has 2 of 200 rows .* \(first: row 3, sum 2\)"),
+    # float64 values beyond float32 (item 9)
+    (lambda x, y, xv, yv: dict(x=_put(x.astype("float64"), (5, 2), 1e40), y=y, validation_data=(xv, yv)),
+     r"x has 1 values outside the float32 range .*1e\+40 at index \(5, 2\).*overflow to inf"),
+    # tf.data: the first batch is checked like numpy arrays (item 10)
+    (lambda x, y, xv, yv: dict(x=_ds(x, y[:, :4]), y=None, validation_data=_ds(xv, yv)),
+     r"the training dataset \(first batch\) y has shape \(8, 4\); with num_classes=5 expected"),
+    (lambda x, y, xv, yv: dict(x=_ds(x, np.argmax(y, 1) + 3), y=None, validation_data=_ds(xv, np.argmax(yv, 1))),
+     r"the training dataset \(first batch\) y has class labels in \[\d, 7\] but num_classes=5 needs 0..4"),
+    (lambda x, y, xv, yv: dict(x=_ds(x, y), y=None, validation_data=_ds(xv, yv * 3)),
+     r"validation_data \(first batch\) y has 8 of 8 rows that are neither one-hot"),
+    (lambda x, y, xv, yv: dict(x=_ds(x[:0], y[:0]), y=None, validation_data=_ds(xv, yv)),
+     r"x: the tf.data.Dataset is empty"),
 ])
 def test_more_data_errors_before_training(make, match, tmp_path, jets):
     (xt, yt), (xv, yv) = jets
@@ -249,3 +282,27 @@ def test_quantizer_strings_are_built_from_integers_only():
     assert all(pattern.match(s) for s in strings), strings
     with pytest.raises(SpaceError, match="bit widths must be integers"):
         kn.SearchSpace((16,), [{"mlp": {"quant": {"weight_bits": ["6,0); import os"]}}}], num_classes=2)
+
+
+# ----------------------------------------------------------------------------- counting failure causes
+_GRAPH_ERR = ("Graph execution error: Incompatible shapes: [8,5] vs. [8,4] [[{{node model_%d/dense_%d/BiasAdd}}]] "
+              "[Op:__inference_train_function_%d]")
+
+
+def test_failure_reasons_are_counted_by_cause(tmp_path):
+    from kerasnac.results import normalize_reason
+
+    same = [_GRAPH_ERR % (i, i + 2, 1000 + 37 * i) for i in range(3)]
+    assert len({normalize_reason(r) for r in same}) == 1
+    assert normalize_reason("bad object <Foo at 0x7f3a2c1d>") == normalize_reason("bad object <Foo at 0x55aa01>")
+    assert normalize_reason("out of memory in trial 05 (x)") == normalize_reason("out of memory in trial 12 (x)")
+    assert normalize_reason("out of LUTs") != normalize_reason("out of memory in trial 05 (x)")
+    # the summary names the cause of 3 failures, not the one of 2 identical messages
+    nac = kn.KerasNAC(small_space(), directory=str(tmp_path), verbose=0)
+    df = pd.DataFrame({"trial_id": list("01234"), "status": ["FAILED"] * 5,
+                       "reason": same + ["RuntimeError: out of LUTs"] * 2})
+    nac.trials_dataframe = lambda: df
+    nac.pareto_front = lambda: df.iloc[:0]
+    text = nac.summary(print_fn=None)
+    assert "failures: 5; most common: 'Graph execution error: Incompatible shapes" in text
+    assert "{{node model/dense/BiasAdd}}]] [Op:__inference_train_function]'" in text

@@ -151,7 +151,10 @@ def test_export_failure_exits_5(searched, monkeypatch, capsys):
     ("space: jets_mlp\ndata: {source: toy_jets}\ncallbacks: [hls5ml]\n", "unknown callback 'hls5ml'"),
     ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {max_trials: 0}\n", "max_trials must be an integer >= 1"),
     ("space: !!python/object/apply:os.system [echo pwned]\ndata: {source: toy_jets}\n", "not valid YAML"),
-    ("space: jets_mlp\ndata: {source: npz, path: nothere.npz}\n", "cannot read"),
+    ("space: jets_mlp\ndata: {source: npz, path: run.yaml}\n", "cannot read .*run.yaml' as a numpy .npz file"),
+    ("space: jets_mlp\ndata: {source: npz, path: nothere.npz}\n", r"data.path: 'nothere.npz' does not exist"),
+    ("space: jets_mlp\ndata: {source: jets, path: nojets.npz}\n", r"data.path: 'nojets.npz' does not exist \(looked for"),
+    ("space: jets_mlp\ndata: {source: toy_jets}\nspace: jets_mlp\n", r"run.yaml: duplicate key 'space' at line 3 \(first at line 1\)"),
     ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {screening: {candidate: 8}}\n",
      r"search.screening: .*unexpected keyword argument 'candidate'"),
     ("space: jets_mlp\ndata: {source: toy_jets}\nsearch: {fidelity: {eta: 1}}\n",
@@ -205,3 +208,16 @@ def test_module_entry_point_exit_code(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kerasnac", "report", str(tmp_path)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 4 and "no kerasnac search" in out.stderr
+
+
+def test_report_counts_failures_by_cause(tmp_path, capsys):
+    p = tmp_path / "p"
+    p.mkdir()
+    (p / "kerasnac.json").write_text(json.dumps({"objectives": [["val_accuracy", "max"]]}))
+    same = [f"Incompatible shapes [[{{{{node model_{i}/dense_{i}/BiasAdd}}}}]] [Op:__inference_train_function_{9 * i}]"
+            for i in range(3)]
+    pd.DataFrame({"trial_id": list("01234"), "status": ["FAILED"] * 5, "on_front": [False] * 5,
+                  "val_accuracy": [np.nan] * 5, "baseline": [""] * 5,
+                  "reason": same + ["out of LUTs"] * 2}).to_csv(p / "trials.csv", index=False)
+    assert cli.main(["report", str(p), "--no-plot"]) == 0
+    assert "failures: 5; most common (3x): Incompatible shapes" in capsys.readouterr().out

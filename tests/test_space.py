@@ -186,3 +186,57 @@ def test_bad_baseline_value_is_named():
     with pytest.raises(SpaceError, match=r"baselines.b.s0.units\[0\]: 7 is not one of the allowed values"):
         kn.SearchSpace((4,), [{"mlp": {"layers": 1, "units": [4, 8]}}], num_classes=2,
                        baselines={"b": {"s0": {"block": "mlp", "units": [7]}}})
+
+
+@pytest.mark.parametrize("quant,head,match", [
+    ({"weight_bits": 4, "weight_integer": 6}, None,
+     r"stages\[0\].mlp.quant: weight_integer=6 does not fit in weight_bits=4.*weight_bits >= 7.*weight_integer <= 3"),
+    ({"weight_bits": [4, 8], "weight_integer": 6}, None,  # the choice 4 would be drawn with 6
+     r"stages\[0\].mlp.quant: weight_integer=6 does not fit in weight_bits=4.*drawn independently"),
+    ({"weight_bits": 8, "weight_integer": 3, "bias_bits": 3}, None, r"weight_integer=3 does not fit in bias_bits=3"),
+    ({"activation_bits": [4, 6], "activation_integer": [0, 4]}, None,
+     r"stages\[0\].mlp.quant: activation_integer=4 does not fit in activation_bits=4"),
+    ({"weight_bits": 8}, {"quant": {"weight_bits": 2, "weight_integer": 2}}, r"head.quant: weight_integer=2 does not fit"),
+])
+def test_integer_bits_must_fit_in_the_total_bits(quant, head, match):
+    with pytest.raises(SpaceError, match=match):
+        kn.SearchSpace((4,), [{"mlp": {"layers": 1, "units": [4], "quant": quant}}], num_classes=2, head=head)
+
+
+def test_integer_bits_fit_when_every_choice_fits():
+    # 32 bits = float ignores the integer bits; a space-level integer may be fixed by a block's bits
+    space = kn.SearchSpace((4,), [{"mlp": {"layers": 1, "units": [4], "quant": {"weight_bits": [7, 32]}}}],
+                           num_classes=2, quant={"weight_integer": 6, "activation_bits": 4, "activation_integer": 3},
+                           head={"quant": {"weight_bits": 8}})
+    model = space.build(space.hyperparameters())
+    assert model.get_layer("s0_dense0").kernel_quantizer_internal.integer == 6
+    with pytest.raises(SpaceError, match="weight_integer=6 does not fit in weight_bits=4"):
+        kn.space.Quant(weight_bits=4, weight_integer=6)  # what a build would have clamped to quantized_bits(4,3)
+
+
+@pytest.mark.parametrize("stage,match", [
+    ({"name": "dense", "blok": {"mlp": {}}}, r"stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\).*allowed keys: name, blocks"),
+    ({"blok": {"mlp": {}}}, r"stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\)"),
+    ({"nmae": "dense", "blocks": {"mlp": {}}}, r"unknown key 'nmae' \(did you mean 'name'\?\)"),
+    ({"name": "dense", "mlp": {}}, r"unknown key 'mlp' \(block types go under 'blocks:'"),
+    ({"mlpp": {}}, r"unknown block type 'mlpp'.*Known blocks"),
+])
+def test_misspelt_stage_key_is_named(stage, match):
+    with pytest.raises(SpaceError, match=match):
+        kn.SearchSpace((4,), [stage], num_classes=2)
+
+
+def test_yaml_stage_key_misspelt_and_duplicate_keys(tmp_path):
+    path = _yaml(tmp_path, "num_classes: 3\nstages:\n  - name: dense\n    blok: {mlp: {}}\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml: stages\[0\]: unknown key 'blok' \(did you mean 'blocks'\?\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    path = _yaml(tmp_path, "num_classes: 3\nstages: [{mlp: {}}]\nnum_classes: 5\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml: duplicate key 'num_classes' at line 3 \(first at line 1\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    path = _yaml(tmp_path, "num_classes: 3\nstages:\n  - mlp: {units: [4], units: [8]}\n")  # nested mappings too
+    with pytest.raises(SpaceError, match=r"duplicate key 'units' at line 3 \(first at line 3\)"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))
+    # anchors and merge keys stay allowed
+    path = _yaml(tmp_path, "num_classes: 3\nq: &q {weight_bits: 8}\nstages:\n  - mlp: {units: [4], quant: {<<: *q, weight_bits: 6}}\n")
+    with pytest.raises(SpaceError, match=r"unknown top-level keys \['q'\]"):
+        kn.SearchSpace.from_yaml(path, input_shape=(4,))

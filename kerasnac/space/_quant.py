@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._keras import keras, qkeras
+from ..errors import SpaceError
 
 FLOAT_BITS = 32
 
@@ -25,6 +26,23 @@ DEFAULT_QUANT = {
     "activation_integer": [0, 2],
 }
 QUANT_KEYS = tuple(DEFAULT_QUANT)
+#: (total bits, integer bits) pairs: the bias shares the weights' integer bits
+INTEGER_PAIRS = (("weight_bits", "weight_integer"), ("bias_bits", "weight_integer"),
+                 ("activation_bits", "activation_integer"))
+
+
+def integer_bits_error(bits_key: str, bits: int, int_key: str, integer: int, where: str) -> str | None:
+    """The message if ``integer`` integer bits do not fit in ``bits`` total bits, else None.
+
+    QKeras' integer bits exclude the sign bit, so a quantized width needs ``integer < bits``
+    (``32`` means float and ignores the integer bits). Shared by the space's validation (every
+    combination of choices) and :class:`Quant` (the combination being built).
+    """
+    if bits is None or bits >= FLOAT_BITS or integer < bits:
+        return None
+    return (f"{where}: {int_key}={integer} does not fit in {bits_key}={bits}: the integer bits exclude the sign "
+            f"bit, so {int_key} must be < {bits_key} (quantized_bits({bits},{integer}) is not a valid quantizer). "
+            f"Fix: give {bits_key} >= {integer + 1} (32 = float) or {int_key} <= {bits - 1}.")
 
 
 @dataclass(frozen=True)
@@ -37,6 +55,12 @@ class Quant:
     activation_bits: int = FLOAT_BITS
     activation_integer: int = 0
 
+    def __post_init__(self):
+        for bits_key, int_key in INTEGER_PAIRS:
+            msg = integer_bits_error(bits_key, getattr(self, bits_key), int_key, getattr(self, int_key), "quant")
+            if msg:
+                raise SpaceError(msg)
+
     @property
     def is_float(self) -> bool:
         return self.weight_bits >= FLOAT_BITS
@@ -46,8 +70,7 @@ class Quant:
         bits = self.weight_bits if bits is None else bits
         if bits >= FLOAT_BITS:
             return None
-        integer = min(self.weight_integer, bits - 1)
-        return f"quantized_bits({bits},{integer},alpha=1)"
+        return f"quantized_bits({bits},{self.weight_integer},alpha=1)"
 
     def kernel_quantizer(self):
         return self._wq(self.weight_bits)
@@ -56,7 +79,7 @@ class Quant:
         return self._wq(self.bias_bits)
 
     def activation_quantizer(self, activation: str):
-        bits, integer = self.activation_bits, min(self.activation_integer, self.activation_bits - 1)
+        bits, integer = self.activation_bits, self.activation_integer
         if bits >= FLOAT_BITS:
             return None
         if activation == "relu":

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
 
 
 from .._keras import keras, kt
 from ..errors import SpaceError
 from . import _params
-from ._quant import ACTIVATIONS, DEFAULT_QUANT, QUANT_KEYS, Quant
-from .blocks import SKIP_ALIASES, get_block
+from ._quant import ACTIVATIONS, DEFAULT_QUANT, INTEGER_PAIRS, QUANT_KEYS, Quant, integer_bits_error
+from .blocks import SKIP_ALIASES, available_blocks, get_block
 
 TASKS = ("classification", "regression")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 DEFAULT_TRAINING = {"optimizer": "adam", "learning_rate": 1e-3}
+#: keys of the long form of a stage, ``{name: ..., blocks: {...}}``
+STAGE_KEYS = ("name", "blocks")
 #: the head ends in a float softmax (or a linear output), so only its weights are quantized
 HEAD_QUANT_KEYS = ("weight_bits", "weight_integer", "bias_bits")
 _QSHORT = {"weight_bits": "w_bits", "weight_integer": "w_int", "bias_bits": "b_bits",
@@ -82,6 +85,7 @@ class SearchSpace(kt.HyperModel):
         if set(head) - {"quant"}:
             raise SpaceError(f"{w}head: unknown keys {sorted(set(head) - {'quant'})}; only 'quant' is allowed.")
         self.head_quant = self._merge_quant(base_quant, head.get("quant"), f"{w}head.quant")
+        self._check_integer_bits(self.head_quant, f"{w}head.quant", HEAD_QUANT_KEYS)
         self.training = self._normalize_training(training, w)
         self._hp = None
         self.baselines: dict[str, dict] = {}
@@ -158,10 +162,8 @@ class SearchSpace(kt.HyperModel):
         for i, st in enumerate(stages):
             where = f"{w}stages[{i}]"
             self._check_mapping(st, where)
+            self._check_stage_keys(st, where)
             if "blocks" in st:
-                extra = set(st) - {"name", "blocks"}
-                if extra:
-                    raise SpaceError(f"{where}: unknown keys {sorted(extra)}; a stage has 'name' and 'blocks'.")
                 name, blocks = st.get("name", f"s{i}"), st["blocks"]
             else:
                 name, blocks = f"s{i}", st
@@ -191,6 +193,26 @@ class SearchSpace(kt.HyperModel):
             ranks = next_ranks
             out.append({"name": name, "blocks": merged})
         return out
+
+    @staticmethod
+    def _check_stage_keys(st, where):
+        """A stage is ``{name, blocks}`` or a mapping of block types; name a misspelt ``blocks``/``name``."""
+        long_form = "blocks" in st or "name" in st
+        blocks = set(available_blocks()) | set(SKIP_ALIASES)
+        for key in st:
+            if key in STAGE_KEYS or (not long_form and key in blocks):
+                continue
+            if long_form and key in blocks:
+                hint = f" (block types go under 'blocks:', e.g. blocks: {{{key}: ...}})"
+            else:
+                candidates = STAGE_KEYS if long_form else STAGE_KEYS + tuple(sorted(blocks))
+                close = difflib.get_close_matches(str(key), candidates, n=1, cutoff=0.6)
+                if not long_form and not (close and close[0] in STAGE_KEYS):
+                    continue  # an unknown block type: get_block names it and the known blocks
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpaceError(f"{where}: unknown key {key!r}{hint}. A stage is either {{name: ..., blocks: "
+                             f"{{block_type: spec, ...}}}} (allowed keys: {', '.join(STAGE_KEYS)}) or a mapping of "
+                             f"block types ({', '.join(sorted(blocks))}).")
 
     def _merge_block(self, block, default_spec, spec, base_quant, where):
         self._check_mapping(default_spec, where)
@@ -226,7 +248,24 @@ class SearchSpace(kt.HyperModel):
         if block.quantized:
             q = self._merge_quant(base_quant, default_spec.get("quant"), where + ".quant (defaults)")
             out["quant"] = self._merge_quant(q, spec.get("quant"), where + ".quant")
+            self._check_integer_bits(out["quant"], where + ".quant")
         return out
+
+    @staticmethod
+    def _check_integer_bits(q, where, keys=QUANT_KEYS):
+        """Every combination of bit-width and integer-bit choices can be drawn, so each must be buildable."""
+        for bits_key, int_key in INTEGER_PAIRS:
+            if bits_key not in keys:
+                continue
+            bits = q[bits_key] if q[bits_key] is not None else q["weight_bits"]  # bias: same as the weights
+            for b in _params.values_of(bits):
+                for i in _params.values_of(q[int_key]):
+                    msg = integer_bits_error(bits_key, b, int_key, i, where)
+                    if msg:
+                        if _params.is_searched(bits) or _params.is_searched(q[int_key]):
+                            msg += (f" The choices {bits_key}={bits!r} and {int_key}={q[int_key]!r} are drawn "
+                                    "independently, so every pair must fit.")
+                        raise SpaceError(msg)
 
     def _normalize_training(self, training, w):
         training = self._check_mapping(training or {}, f"{w}training")
