@@ -120,7 +120,8 @@ def _objectives(study: Study):
 
 
 def _row(study, name, role, r, metric, command) -> dict:
-    out = {"study": study.name, "model": name, "role": role, "bits": r.get("bits") or "searched",
+    bits = r.get("bits")
+    out = {"study": study.name, "model": name, "role": role, "bits": "searched" if pd.isna(bits) else bits,
            "sparsity": round(float(r.get("sparsity", 0.0) or 0.0), 3), "test_metric": metric,
            "metric_name": study.metric, "higher_is_better": study.higher_is_better, "command": command}
     for k in ("bops", "params", "lut", "ff", "dsp", "bram", "latency_cycles", "csim_agreement"):
@@ -156,18 +157,24 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     local = LocalSearch(top_k=b["top_k"], hpo_trials=b["hpo_trials"], bits=list(b["bits"]), seed=seed,
                         prune=Pruning(study.prune_to, steps=steps, epochs_per_step=max(1, b["epochs"] // 4)))
     callbacks = [HLS4MLExport(n_samples=200 if quick else 1000)] if hls else []
+    common = dict(max_trials=b["trials"], population_size=b["population"], directory=directory,
+                  project_name=name + ("_quick" if quick else ""), seed=seed, verbose=0)
+    fit = dict(validation_data=(xv, yv), epochs=b["epochs"], batch_size=study.batch_size)
     objectives = _objectives(study)
-    nac = KerasNAC(space, objectives, max_trials=b["trials"], population_size=b["population"], directory=directory,
-                   project_name=name + ("_quick" if quick else ""), seed=seed, local_search=local,
-                   callbacks=callbacks, verbose=0)
-    nac.fit(xt, yt, validation_data=(xv, yv), epochs=b["epochs"], batch_size=study.batch_size)
-    log(f"[{name}] search + local stage + callbacks: {time.perf_counter() - t0:.0f} s")
-    rows = []
+    nac = KerasNAC(space, objectives, **common)
+    nac.fit(xt, yt, **fit)  # the global search (resumed if it was interrupted)
+    log(f"[{name}] global search: {time.perf_counter() - t0:.0f} s")
+    # the local stage refines the best *searched* trials; the baselines get the same stage below
     base_trials = {v: k for k, v in nac.oracle.baselines.items()}
+    ids = [t.trial_id for t in nac.best_trials(len(nac.oracle.trials))
+           if t.trial_id not in base_trials.values()][: b["top_k"]]
+    local.trial_ids = ids
+    nac = KerasNAC(space, objectives, local_search=local, callbacks=callbacks, **common)
+    nac.fit(xt, yt, **fit)  # the budget is spent: this runs only the local stage and the callbacks
+    log(f"[{name}] local stage + callbacks on trials {ids}: {time.perf_counter() - t0:.0f} s")
+    rows = []
     final = nac.final_front()
     for _, r in final[final["status"] == "COMPLETED"].iterrows():
-        if str(r.get("trial_id")) in base_trials.values():
-            continue  # a baseline that reached the local stage is reported with the baselines below
         rows.append(_row(study, r["candidate_id"], "found", r,
                          test_metric(study, load_model(r["model_path"]), xs, ys), command))
     # each baseline: the same global training (its enqueued trial), then the same local stage
