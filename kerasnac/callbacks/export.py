@@ -154,7 +154,7 @@ class Export(Callback):
         row["model_path"] = row[f"model_{self.formats[0]}_path"]
         arch = os.path.join(out, "architecture.yaml")
         text = yaml.safe_dump(architecture(candidate.model, candidate), sort_keys=False, default_flow_style=None)
-        _replace_with(arch, lambda tmp: open(tmp, "w").write(text))
+        _replace_with(arch, lambda tmp: _write_text(tmp, text))
         row["architecture_path"] = arch
         return row
 
@@ -194,6 +194,11 @@ def h5_ready(model):
     if len({v.name for v in new_vars}) != len(new_vars):
         raise ValueError("the model's optimizer variables have duplicate names; use Export(include_optimizer=False).")
     return clone
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def _replace_with(path: str, write) -> None:
