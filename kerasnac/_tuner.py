@@ -11,6 +11,7 @@ import time
 
 from . import costs, distributed
 from .fidelity import RUNG_KEY
+from .objectives import check_callables
 from ._keras import keras, kt, tf
 
 WEIGHTS_FILE = "model_weights.h5"  # legacy h5 weights only (no optimizer state)
@@ -48,7 +49,25 @@ class NACTuner(kt.Tuner):
             self.save()
             distributed.serve(self.oracle)
             return
+        self._check_callable_objectives(fit_args[3] if len(fit_args) > 3 else fit_kwargs.get("val_arrays"))
         super().search(*fit_args, **fit_kwargs)
+
+    def _check_callable_objectives(self, val_arrays):
+        """Call each callable objective once on a built (untrained) model of the space: a broken one
+        raises a ConfigError here, before any trial trains, instead of failing every trial after training."""
+        objs = [o for o in self._nac.objectives if o.kind == "callable"]
+        if not objs:
+            return
+        try:
+            model = self.hypermodel.build(self.hypermodel.hyperparameters())
+        except Exception:  # noqa: BLE001 - the space's defaults do not build: the trials report their own errors
+            keras.backend.clear_session()
+            return
+        try:
+            check_callables(objs, model, val_arrays)
+        finally:
+            del model
+            keras.backend.clear_session()
 
     def save(self):
         if not self._is_worker():

@@ -58,6 +58,26 @@ class Objective:
         return float(value)
 
 
+def check_callables(objectives, model, validation_data=None) -> None:
+    """Call every callable objective once on ``model`` (untrained) as a trial would after training.
+
+    Raises a :class:`ConfigError` naming the objective and its exception, so a broken objective is
+    found before any training rather than after every trial has trained.
+    """
+    for obj in objectives:
+        if obj.fn is None:
+            continue
+        try:
+            obj.compute(model, validation_data)
+        except Exception as e:  # noqa: BLE001 - any failure of user code is reported the same way
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            raise ConfigError(
+                f"objective {obj.name!r} raised {type(e).__name__}: {first} when called on the first built model "
+                "(before training). It is called as fn(model) or fn(model, (x_val, y_val)) and must return a "
+                "number; fix it before searching."
+            ) from e
+
+
 def metric_direction(name: str) -> str | None:
     base = name[4:] if name.startswith("val_") else name
     return METRIC_DIRECTIONS.get(base)

@@ -386,8 +386,18 @@ class ParetoOracle(kt.Oracle):
             self._n_offspring += 1
             values = self._offspring(n_created)
         if values is None:
+            self._log_exhausted(n_created)
             return {"status": TrialStatus.STOPPED, "values": None}
         return {"status": TrialStatus.RUNNING, "values": values}
+
+    def _log_exhausted(self, n_created: int):
+        """Say once why a search stops before ``max_trials``: no untried point was found."""
+        if getattr(self, "_exhausted_logged", False):
+            return
+        self._exhausted_logged = True
+        logger.warning("kerasnac: the search space is exhausted after %d distinct trials (max_trials=%s): no untried "
+                       "architecture was found, so the search stops here. Widen the space or lower "
+                       "max_trials.", n_created, self.max_trials)
 
     def get_state(self):
         state = super().get_state()

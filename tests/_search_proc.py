@@ -1,6 +1,7 @@
 """A small seeded search, run as a subprocess by test_resume.py and test_distributed.py.
 
     python tests/_search_proc.py DIRECTORY MAX_TRIALS
+    python tests/_search_proc.py DIRECTORY local     (2 trials, then a small local stage)
 
 Environment: ``KERASNAC_TEST_SLEEP`` (seconds slept at the end of each trial's training, to make a
 trial long enough to be killed in the middle); keras-tuner's chief/worker variables select the role.
@@ -57,5 +58,21 @@ def main(directory, max_trials):
     print(f"DONE {nac.role}", flush=True)
 
 
+def local_main(directory):
+    """Two global trials, then a local stage (HPO, QAT at two precisions, two pruning steps each)."""
+    x, y = kn.datasets.toy_jets_hlf(600, seed=0)
+    (xt, yt), (xv, yv), _ = kn.datasets.split_and_scale(x, y, val_fraction=0.25, test_fraction=0.0, seed=0)
+    local = kn.LocalSearch(top_k=1, hpo_trials=1, epochs=1, bits=[(8, 3), (4, 1)],
+                           prune=kn.Pruning(0.5, steps=2, epochs_per_step=1, batch_size=64))
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=2, population_size=2, directory=directory,
+                      project_name="p", seed=0, verbose=0, baselines=False, local_search=local)
+    nac.fit(xt, yt, validation_data=(xv, yv), epochs=1, batch_size=64)
+    print(f"DONE {nac.role}", flush=True)
+    return nac
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    if sys.argv[2] == "local":
+        local_main(sys.argv[1])
+    else:
+        main(sys.argv[1], int(sys.argv[2]))

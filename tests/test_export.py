@@ -76,3 +76,49 @@ def test_options_and_errors(model, tmp_path):
     os.makedirs(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="model.keras or model.h5"):
         load_model(str(tmp_path / "empty"))
+
+
+def test_export_in_the_pipeline_on_reloaded_models(tmp_path):
+    """The pipeline reloads each final model from model.keras (variables named without their layer,
+    so the optimizer's slots collide in .h5): Export must still write every file and the same model."""
+    from _search_proc import small_space
+
+    x, y = kn.datasets.toy_jets_hlf(300, seed=0)
+    (xt, yt), (xv, yv), _ = kn.datasets.split_and_scale(x, y, val_fraction=0.25, test_fraction=0.0, seed=0)
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=2, population_size=2, directory=str(tmp_path),
+                      project_name="p", seed=0, verbose=0, baselines=False, callbacks=[Export()], callbacks_on="all")
+    nac.fit(xt, yt, validation_data=(xv, yv), epochs=1, batch_size=64)
+    df = nac.final_front()
+    assert len(df) >= 1 and (df["status"] == "COMPLETED").all()  # the global front
+    assert "export_error" not in df and "callback_failed" not in df
+    best = {t.trial_id: m for t, m in zip(nac.best_trials(2), nac.best_models(2))}
+    for _, row in df.iterrows():
+        folder = os.path.dirname(row["model_path"])
+        assert row["model_path"].endswith("model.h5")
+        for key in ("model_h5_path", "model_keras_path", "architecture_path"):
+            assert os.path.isfile(row[key]), key
+        assert not [f for f in os.listdir(folder) if f.startswith(".tmp_")]
+        ref = best[str(row["trial_id"])].predict(xv, verbose=0)
+        for key in ("model_h5_path", "model_keras_path"):
+            loaded = load_model(row[key])
+            np.testing.assert_allclose(loaded.predict(xv, verbose=0), ref, rtol=1e-6, atol=1e-6)
+        h5 = load_model(row["model_h5_path"])
+        keras_model = load_model(row["model_keras_path"])
+        assert len(h5.optimizer.variables) == len(keras_model.optimizer.variables) > 0
+        for a, b in zip(h5.optimizer.variables, keras_model.optimizer.variables):  # the optimizer state too
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        with open(row["architecture_path"]) as f:
+            assert yaml.safe_load(f)["candidate_id"] == row["candidate_id"]
+
+
+def test_h5_of_a_model_loaded_from_keras_keeps_optimizer_state(model, tmp_path):
+    model.save(str(tmp_path / "m.keras"))
+    reloaded = load_model(str(tmp_path / "m.keras"))
+    row = Export(formats="h5").on_candidate(_candidate(reloaded, tmp_path))
+    h5 = load_model(row["model_path"])
+    assert int(h5.optimizer.iterations.numpy()) == int(reloaded.optimizer.iterations.numpy()) > 0
+    for a, b in zip(h5.optimizer.variables, reloaded.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = np.random.default_rng(1).normal(size=(8, 6, 6, 1)).astype("float32")
+    np.testing.assert_array_equal(h5.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert sorted(os.listdir(tmp_path / "t05_q6")) == ["architecture.yaml", "model.h5"]

@@ -177,3 +177,20 @@ def test_final_table_respects_constraints():
     df = final_table(rows, [("val_accuracy", "max"), ("bops", "min")], [Constraint.parse("lut <= 100")])
     assert list(df.loc[df["on_front"], "candidate_id"]) == ["b"]
     assert df.set_index("candidate_id").loc["a", "violation"] > 0
+
+
+def test_rerun_resumes_the_pruning_chain_after_its_last_finished_step(jets, tmp_path):
+    import shutil
+
+    (xt, yt), (xv, yv) = jets
+    m = trained_mlp(jets)
+    local = LocalSearch(hpo_trials=0, bits=[(8, 3)], prune=kn.Pruning(0.5, steps=2, epochs_per_step=1))
+    first = local_search(m, (xt, yt, xv, yv), directory=str(tmp_path), epochs=1, local=local, log=lambda *a: None)
+    kept = {c: os.stat(tmp_path / c / "row.json").st_mtime_ns for c in ("model_global", "model_q8-3", "model_q8-3_p1")}
+    shutil.rmtree(tmp_path / "model_q8-3_p2")  # as if killed during the second pruning step
+    again = local_search(m, (xt, yt, xv, yv), directory=str(tmp_path), epochs=1, local=local, log=lambda *a: None)
+    assert sorted(again["candidate_id"]) == sorted(first["candidate_id"])
+    assert {c: os.stat(tmp_path / c / "row.json").st_mtime_ns for c in kept} == kept  # not redone
+    p2 = again.set_index("candidate_id").loc["model_q8-3_p2"]
+    assert p2["status"] == "COMPLETED" and p2["sparsity"] == pytest.approx(0.5, abs=0.03)
+    assert p2["target_sparsity"] == pytest.approx(0.5)

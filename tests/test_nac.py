@@ -85,8 +85,8 @@ def test_failing_trials_are_recorded_and_search_goes_on(tmp_path, jets):
     calls = {"n": 0}
 
     def flaky(model):
-        calls["n"] += 1
-        if calls["n"] % 2 == 0:
+        calls["n"] += 1  # call 1 is the check before training; calls 3 and 5 are trials 1 and 3
+        if calls["n"] in (3, 5):
             raise RuntimeError("synthetic failure in objective")
         return float(model.count_params())
 
@@ -118,6 +118,27 @@ def test_callable_objective_and_custom_direction(tmp_path, jets):
     df = nac.trials_dataframe()
     assert (df["n_weights"] > 0).all()
     assert [o.direction for o in nac.objectives] == ["min", "min"]
+
+
+def test_broken_callable_objective_fails_before_any_training(tmp_path, jets):
+    import time
+
+    trained = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            trained.append(1)
+
+    def broken(model, validation_data):
+        return model.count_params() / len(validation_data[0]) / 0
+
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"objective 'broken' raised ZeroDivisionError: .*division by zero.*before training"):
+        run(tmp_path, jets, max_trials=3, objectives=["val_accuracy", kn.Objective("broken", "min", fn=broken)],
+            fit_callbacks=[Spy()])
+    assert trained == []  # no trial trained
+    assert not [d for d in os.listdir(os.path.join(tmp_path, "p")) if d.startswith("trial_")]
+    assert time.perf_counter() - start < 20
 
 
 # ----------------------------------------------------------------------------- bad input

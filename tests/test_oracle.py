@@ -306,3 +306,20 @@ def test_runs_inside_a_keras_tuner_and_resumes(tmp_path, capsys):
     assert all(t.status == "COMPLETED" for t in resumed.oracle.trials.values())
     best = resumed.oracle.get_best_trials(1)[0]
     assert best.trial_id in resumed.oracle.pareto_front_ids()
+
+
+def test_exhausted_space_stops_with_one_message(tmp_path, caplog):
+    """A space with a single point and max_trials=4: one trial, then a clear message (once), not silence."""
+    hp = kt.HyperParameters()
+    hp.Choice("act", ["relu"])
+    oracle = ParetoOracle(OBJECTIVES, hyperparameters=hp, population_size=2, seed=1, max_trials=4)
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.verbose = 0
+    with caplog.at_level("WARNING", logger="kerasnac.oracle"):
+        proposed = run(oracle, 4, fn=lambda v: (1.0, 2.0))
+        for _ in range(2):  # asked again (another worker, another loop): still stopped, no second message
+            assert oracle.create_trial("tuner1").status == kt.engine.trial.TrialStatus.STOPPED
+    assert proposed == [{"act": "relu"}]
+    msgs = [r.getMessage() for r in caplog.records if "exhausted" in r.getMessage()]
+    assert msgs == ["kerasnac: the search space is exhausted after 1 distinct trials (max_trials=4): no untried "
+                    "architecture was found, so the search stops here. Widen the space or lower max_trials."]

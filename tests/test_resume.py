@@ -197,3 +197,46 @@ def test_kill9_loop_loses_no_trial(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["kills"] >= 5 and summary["trials_lost"] == 0 and summary["completed"] == 10
+
+
+# ----------------------------------------------------------------------------- the local stage
+def test_kill9_during_local_stage_then_resume(tmp_path):
+    """kill -9 once the local stage has finished its HPO and first QAT variant; the rerun loads the
+    finished variants (their files untouched), runs only the missing ones, and the final table is complete."""
+    import _search_proc
+
+    final = tmp_path / "p" / "final"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("KERASTUNER_ORACLE_IP", None)
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_search_proc.py"), str(tmp_path), "local"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = final / "t0_q8-3" / "row.json"
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not marker.exists():
+            time.sleep(0.02)
+        running = proc.poll() is None
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert running and marker.exists(), "the local stage ended before the kill (or kept no row.json)"
+    rows = sorted(final.glob("*/row.json"))
+    finished = {p.parent.name: (p.stat().st_mtime_ns, (p.parent / "model.keras").stat().st_mtime_ns) for p in rows}
+    assert {"t0_global", "t0_hpo", "t0_q8-3"} <= set(finished)
+    assert "t0_q4-1" not in finished  # something was still to do
+    assert not (tmp_path / "p" / "final.csv").exists() or len(pd.read_csv(tmp_path / "p" / "final.csv")) < 9
+    hpo_trials = sorted((final / "t0_hpo").glob("trial_*"))
+
+    nac = _search_proc.local_main(str(tmp_path))  # the same call, overwrite=False
+    df = nac.final_front()
+    assert (df["status"] == "COMPLETED").all()
+    assert sorted(df["candidate_id"]) == sorted(["t0_global", "t0_hpo", "t0_q8-3", "t0_q8-3_p1", "t0_q8-3_p2",
+                                                 "t0_q4-1", "t0_q4-1_p1", "t0_q4-1_p2"])
+    for cid, mtimes in finished.items():  # not retrained, not rewritten
+        row = final / cid / "row.json"
+        assert (row.stat().st_mtime_ns, (row.parent / "model.keras").stat().st_mtime_ns) == mtimes, cid
+        assert json.loads(row.read_text())["val_accuracy"] == df.set_index("candidate_id").loc[cid, "val_accuracy"]
+    assert sorted((final / "t0_hpo").glob("trial_*")) == hpo_trials  # the HPO was neither rerun nor deleted
+    assert len(pd.read_csv(tmp_path / "p" / "final.csv")) == 8
+    assert not list(final.glob("*/.tmp_*"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 
 import yaml
 
@@ -143,16 +144,88 @@ class Export(Callback):
         row = {}
         for fmt in self.formats:
             path = os.path.join(out, f"model.{fmt}")
-            # tf_keras's .keras format always stores the optimizer and rejects include_optimizer
-            kwargs = {"include_optimizer": self.include_optimizer} if fmt == "h5" else {}
-            candidate.model.save(path, **kwargs)
+            if fmt == "h5":
+                # tf_keras's .keras format always stores the optimizer and rejects include_optimizer
+                model = h5_ready(candidate.model) if self.include_optimizer else candidate.model
+                _save_atomic(model, path, include_optimizer=self.include_optimizer)
+            else:
+                _save_atomic(candidate.model, path)
             row[f"model_{fmt}_path"] = path
         row["model_path"] = row[f"model_{self.formats[0]}_path"]
         arch = os.path.join(out, "architecture.yaml")
-        with open(arch, "w") as f:
-            yaml.safe_dump(architecture(candidate.model, candidate), f, sort_keys=False, default_flow_style=None)
+        text = yaml.safe_dump(architecture(candidate.model, candidate), sort_keys=False, default_flow_style=None)
+        _replace_with(arch, lambda tmp: _write_text(tmp, text))
         row["architecture_path"] = arch
         return row
+
+
+def _variables(optimizer) -> list:
+    vs = getattr(optimizer, "variables", None)
+    return list((vs() if callable(vs) else vs) or [])
+
+
+def h5_ready(model):
+    """``model``, or a copy of it whose optimizer variables have distinct names, as ``.h5`` needs.
+
+    tf_keras names the variables of a model loaded from ``.keras`` without their layer
+    (``kernel:0``, not ``s0_dense0/kernel:0``), so its optimizer's slots (``m/kernel:0``, ...)
+    collide and h5py refuses the second one (``Unable to synchronously create dataset (name
+    already exists)``). The copy is a clone (variables named under their layers) with the same
+    weights, compiled the same way with the same optimizer configuration and state.
+    """
+    opt = getattr(model, "optimizer", None)
+    names = [v.name for v in _variables(opt)]
+    if opt is None or len(set(names)) == len(names):
+        return model
+    from .._keras import custom_objects, keras
+    from ..local._compile import compile_like
+
+    with keras.utils.custom_object_scope(custom_objects()):
+        clone = keras.models.clone_model(model)
+        fresh = type(opt).from_config(opt.get_config())
+    clone.set_weights(model.get_weights())
+    compile_like(clone, model, fresh)
+    fresh.build(clone.trainable_variables)
+    new_vars = _variables(fresh)
+    old_vars = _variables(opt)
+    if [tuple(v.shape) for v in new_vars] == [tuple(v.shape) for v in old_vars]:
+        for a, b in zip(new_vars, old_vars):
+            a.assign(b)
+    if len({v.name for v in new_vars}) != len(new_vars):
+        raise ValueError("the model's optimizer variables have duplicate names; use Export(include_optimizer=False).")
+    return clone
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _replace_with(path: str, write) -> None:
+    """``write(tmp)`` a temporary file next to ``path``, then rename it: no partial file is left."""
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".tmp_{base}_", suffix=ext)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result should look like any saved file
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save_atomic(model, path: str, **kwargs) -> None:
+    """``model.save`` into a temporary file (same suffix, so the same format), then rename."""
+
+    def write(tmp):
+        os.unlink(tmp)  # h5py and the .keras zip writer create the file themselves
+        model.save(tmp, **kwargs)
+
+    _replace_with(path, write)
 
 
 def load_model(path: str, compile: bool = True):  # noqa: A002 - mirrors keras.models.load_model

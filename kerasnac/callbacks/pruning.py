@@ -44,9 +44,11 @@ class Pruning(Callback):
 
         return lambda m: compile_like(m, ref, keras.optimizers.Adam(self.learning_rate))
 
-    def variants(self, model, data: LocalData):
-        """Yield ``(target_sparsity, pruned_model)`` for each round."""
-        yield from prune(model, self.compile_fn(model), data.train(self.batch_size), data.val(), self.settings)
+    def variants(self, model, data: LocalData, start: int = 0, current=None):
+        """Yield ``(target_sparsity, pruned_model)`` for each round (after round ``start``, whose
+        pruned model is ``current``, when resuming)."""
+        yield from prune(model, self.compile_fn(model), data.train(self.batch_size), data.val(), self.settings,
+                         start=start, current=current)
 
     def on_candidate(self, candidate):
         if candidate.train_data is None or candidate.validation_data is None:

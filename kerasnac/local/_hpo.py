@@ -123,13 +123,16 @@ def tune_training(build_fn, compile_fn, data, *, epochs: int, trials: int, monit
                   directory: str, seed: int = 0, space: TrainingSpace | None = None, grace: int = 1):
     """Search training settings for the architecture made by ``build_fn()``.
 
+    The keras-tuner state lives in ``directory``; a search found there is resumed (its finished
+    trials are kept), never deleted.
+
     Returns ``(best_settings: dict, trials_table: list[dict])``.
     """
     space = space or TrainingSpace()
     oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective(monitor, direction), max_trials=trials, seed=seed)
     keep_oracle_seed(oracle, seed)
     tuner = _HPOTuner(build_fn, compile_fn, data, epochs, monitor, direction, space, grace, oracle=oracle,
-                      directory=os.path.dirname(directory), project_name=os.path.basename(directory), overwrite=True)
+                      directory=os.path.dirname(directory), project_name=os.path.basename(directory), overwrite=False)
     tuner.search(seed=seed, verbose=0)
     rows = []
     for t in tuner.oracle.trials.values():

@@ -109,18 +109,20 @@ class _FixedMask(keras.callbacks.Callback):
             layer.set_weights(w)
 
 
-def prune(model, compile_fn, train, val, settings: PruneSettings, on_step=None):
+def prune(model, compile_fn, train, val, settings: PruneSettings, on_step=None, start: int = 0, current=None):
     """Prune ``model`` (not modified) and yield ``(target_sparsity, stripped_model)`` per round.
 
     Args:
         compile_fn: ``compile_fn(model)`` compiles a model like the original.
         train, val: tf.data datasets (batched) for fine-tuning and monitoring.
+        start, current: resume after round ``start`` whose result is ``current`` (rounds
+            ``start + 1, ...`` are yielded).
     """
     t = tfmot()
-    current = model
+    current = model if current is None else current
     start_weights = {l.name: l.get_weights() for l in model.layers if is_prunable(l)}
     steps_per_epoch = max(1, int(train.cardinality().numpy())) if hasattr(train, "cardinality") else 100
-    for target in settings.sparsities():
+    for target in settings.sparsities()[start:]:
         epochs = settings.epochs_per_step * (settings.steps if settings.schedule == "polynomial" else 1)
         total = steps_per_epoch * epochs
         # TFMOT first updates the mask at step == frequency; keep it well inside short fine-tunings

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
 import time
 import traceback
@@ -60,7 +62,13 @@ class LocalSearch:
     def refine(self, model, data: LocalData, *, candidate_id: str, lineage: dict, directory: str,
                monitor: str = "val_accuracy", direction: str = "max", epochs: int = 5,
                extra_metrics=None, log=print):
-        """Run HPO → QAT → pruning on one trained model. Returns a list of result rows."""
+        """Run HPO → QAT → pruning on one trained model. Returns a list of result rows.
+
+        Resumable: every finished variant is kept in ``<directory>/<variant id>/`` (``model.keras``
+        and ``row.json``, both written atomically). A rerun in the same directory loads the
+        finished variants instead of training them again and runs only what is missing (an
+        interrupted training-HPO reloads its keras-tuner state and continues).
+        """
         epochs = self.epochs or epochs
         qat_epochs = self.qat_epochs or max(1, epochs // 2)
         rows: list[dict] = []
@@ -69,46 +77,129 @@ class LocalSearch:
         def record(stage, m, cid, **lin):
             rows.append(_row(m, cid, {**lineage, "stage": stage, **lin}, **ctx))
 
-        record("global", model, f"{candidate_id}_global")
+        def finished(cid):
+            row = load_row(directory, cid)
+            if row is not None:
+                rows.append(row)
+            return row
+
+        if finished(f"{candidate_id}_global") is None:
+            record("global", model, f"{candidate_id}_global")
         base = model
         if self.hpo_trials > 0:
+            hid = f"{candidate_id}_hpo"
+            done = load_row(directory, hid)
             try:
-                t0 = time.perf_counter()
-                best, _ = tune_training(lambda: fresh_copy(model), lambda m, opt: compile_like(m, model, opt), data,
-                                        epochs=epochs, trials=self.hpo_trials, monitor=monitor, direction=direction,
-                                        directory=os.path.join(directory, f"{candidate_id}_hpo"), seed=self.seed,
-                                        space=self.training_space, grace=self.grace)
-                keras.utils.set_random_seed(self.seed)
-                base = fresh_copy(model)
-                steps = int(np.ceil(len(data.x) / best["batch_size"]))
-                compile_like(base, model, make_optimizer(best, steps, epochs))
-                base.fit(data.train(best["batch_size"]), validation_data=data.val(), epochs=epochs, verbose=0,
-                         callbacks=schedule_callbacks(best))
-                log(f"  {candidate_id}: HPO of {self.hpo_trials} runs + retraining took {time.perf_counter() - t0:.0f} s; "
-                    f"best settings {best}")
-                record("hpo", base, f"{candidate_id}_hpo", training=_fmt(best))
+                if done is not None:
+                    base = _load_variant(done)
+                    rows.append(done)
+                else:
+                    base, best = self._hpo(model, data, hid, directory, epochs, monitor, direction, log)
+                    record("hpo", base, hid, training=_fmt(best))
             except Exception as e:  # keep going with the global weights
-                rows.append(_error_row(f"{candidate_id}_hpo", {**lineage, "stage": "hpo"}, e))
+                rows.append(_error_row(hid, {**lineage, "stage": "hpo"}, e))
                 base = model
         for total, integer in self.bits:
             qid = f"{candidate_id}_q{total}-{integer}"
+            bits = f"{total},{integer}"
             try:
-                q = requantize(base, (total, integer))
-                compile_like(q, model, keras.optimizers.Adam(1e-3))
-                q.fit(data.train(), validation_data=data.val(), epochs=qat_epochs, verbose=0,
-                      callbacks=[keras.callbacks.TerminateOnNaN()])
-                record("qat", q, qid, bits=f"{total},{integer}")
+                done = finished(qid)
+                if done is None:
+                    q = requantize(base, (total, integer))
+                    compile_like(q, model, keras.optimizers.Adam(1e-3))
+                    q.fit(data.train(), validation_data=data.val(), epochs=qat_epochs, verbose=0,
+                          callbacks=[keras.callbacks.TerminateOnNaN()])
+                    record("qat", q, qid, bits=bits)
+                else:
+                    q = None  # loaded only if a pruning step is still missing
             except Exception as e:
-                rows.append(_error_row(qid, {**lineage, "stage": "qat", "bits": f"{total},{integer}"}, e))
+                rows.append(_error_row(qid, {**lineage, "stage": "qat", "bits": bits}, e))
                 continue
             if self.prune is None:
                 continue
             try:
-                for k, (target, pruned) in enumerate(self.prune.variants(q, data), start=1):
-                    record("pruned", pruned, f"{qid}_p{k}", bits=f"{total},{integer}", target_sparsity=round(target, 4))
+                n_steps = len(self.prune.settings.sparsities()) if hasattr(self.prune, "settings") else None
+                start, current = 0, None
+                if n_steps is not None:  # the pruning steps are a chain: resume after the last finished one
+                    while start < n_steps and finished(f"{qid}_p{start + 1}") is not None:
+                        start += 1
+                    if start == n_steps:
+                        continue
+                    if start:
+                        current = _load_variant(rows[-1])
+                q = q if q is not None else _load_variant(done)
+                variants = (self.prune.variants(q, data, start=start, current=current) if start
+                            else self.prune.variants(q, data))
+                for k, (target, pruned) in enumerate(variants, start=start + 1):
+                    record("pruned", pruned, f"{qid}_p{k}", bits=bits, target_sparsity=round(target, 4))
             except Exception as e:
-                rows.append(_error_row(f"{qid}_p", {**lineage, "stage": "pruned", "bits": f"{total},{integer}"}, e))
+                rows.append(_error_row(f"{qid}_p", {**lineage, "stage": "pruned", "bits": bits}, e))
         return rows
+
+    def _hpo(self, model, data, hid, directory, epochs, monitor, direction, log):
+        """Training-HPO (keras-tuner state in ``<directory>/<hid>``, resumed if present) and the
+        retraining of a fresh copy with the best settings."""
+        t0 = time.perf_counter()
+        best, _ = tune_training(lambda: fresh_copy(model), lambda m, opt: compile_like(m, model, opt), data,
+                                epochs=epochs, trials=self.hpo_trials, monitor=monitor, direction=direction,
+                                directory=os.path.join(directory, hid), seed=self.seed,
+                                space=self.training_space, grace=self.grace)
+        keras.utils.set_random_seed(self.seed)
+        base = fresh_copy(model)
+        steps = int(np.ceil(len(data.x) / best["batch_size"]))
+        compile_like(base, model, make_optimizer(best, steps, epochs))
+        base.fit(data.train(best["batch_size"]), validation_data=data.val(), epochs=epochs, verbose=0,
+                 callbacks=schedule_callbacks(best))
+        log(f"  {hid}: HPO of {self.hpo_trials} runs + retraining took {time.perf_counter() - t0:.0f} s; "
+            f"best settings {best}")
+        return base, best
+
+
+#: the record of a finished variant, next to its model.keras
+ROW_FILE = "row.json"
+
+
+def load_row(directory: str, cid: str) -> dict | None:
+    """The row of a finished variant kept in ``<directory>/<cid>/row.json`` (None if absent or unreadable)."""
+    path = os.path.join(directory, cid, ROW_FILE)
+    try:
+        with open(path) as f:
+            row = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if row.get("status") != "COMPLETED" or not os.path.isfile(row.get("model_path", "")):
+        return None
+    return row
+
+
+def _load_variant(row):
+    from ..callbacks.export import load_model
+
+    return load_model(row["model_path"])
+
+
+def _plain(v):
+    if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else str(v)
+    return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _write_atomic(path: str, write) -> None:
+    tmp = os.path.join(os.path.dirname(path), f".tmp_{os.getpid()}_{os.path.basename(path)}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _fmt(settings: dict) -> str:
@@ -134,8 +225,11 @@ def _row(model, cid, lineage, *, data, directory, extra_metrics) -> dict:
     out_dir = os.path.join(directory, cid)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.keras")
-    model.save(path)
+    _write_atomic(path, model.save)  # the temporary name keeps the .keras suffix (the format)
     row["model_path"] = os.path.abspath(path)
+    row = {k: _plain(v) for k, v in row.items()}
+    text = json.dumps(row, indent=1)
+    _write_atomic(os.path.join(out_dir, ROW_FILE), lambda tmp: _write_text(tmp, text))  # last: marks it finished
     return row
 
 
