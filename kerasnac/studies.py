@@ -102,6 +102,12 @@ STUDIES = {
 }
 
 
+def load_data(name: str, *, quick: bool = False, seed: int = 0, n: int | None = None):
+    """The train/validation/test splits a study uses (the same as :func:`run` with these arguments)."""
+    study = STUDIES[name]
+    return study.load(study.budget(quick, n=n)["n"], seed)
+
+
 def test_metric(study: Study, model, x, y) -> float:
     """The study's metric on ``(x, y)``: accuracy, or the mean Bragg-peak distance in pixels."""
     if study.metric == "accuracy":
@@ -147,7 +153,7 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
         raise ValueError(f"unknown study {name!r}; choose from {sorted(STUDIES)}")
     study, t0 = STUDIES[name], time.perf_counter()
     b = study.budget(quick, **override)
-    (xt, yt), (xv, yv), (xs, ys) = study.load(b["n"], seed)
+    (xt, yt), (xv, yv), (xs, ys) = load_data(name, quick=quick, seed=seed, n=b["n"])
     log(f"[{name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
     space = SearchSpace.from_yaml(study.space, input_shape=xt.shape[1:], **study.space_kwargs)
     missing = [n for n in study.baselines if n not in space.baselines]
@@ -234,6 +240,19 @@ def compare(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def headline(line) -> str:
+    """One sentence from a :func:`compare` line, e.g. for a notebook or a report."""
+    metric = "test metric"
+    if line["found"] is None or not np.isfinite(line["ratio_full"]):
+        return (f"{line['study']}: no found model reached the test metric of {line['baseline']} "
+                f"({line['baseline_metric']:.4g}; best found {line['best_metric_found']:.4g}).")
+    eq = line.get("ratio_equal_precision", np.nan)
+    return (f"{line['study']}: found model {line['found']}: {line['ratio_full']:.1f}x fewer BOPs than the float "
+            f"baseline {line['baseline']} at an equal or better {metric} ({line['found_metric']:.4g} vs "
+            f"{line['baseline_metric']:.4g}); at equal precision "
+            + (f"{eq:.1f}x ({line['equal_precision_pair']})." if np.isfinite(eq) else "no found model is as good."))
+
+
 def plot(rows: pd.DataFrame, study: str, path: str | None = None):
     """Test metric vs BOPs of every model of one study: found models, the baselines marked."""
     import matplotlib.pyplot as plt
@@ -258,4 +277,4 @@ def plot(rows: pd.DataFrame, study: str, path: str | None = None):
     return fig
 
 
-__all__ = ["Study", "STUDIES", "run", "compare", "plot", "test_metric", "bragg_distance_px", "COLUMNS"]
+__all__ = ["Study", "STUDIES", "load_data", "run", "compare", "headline", "plot", "test_metric", "bragg_distance_px", "COLUMNS"]
