@@ -51,9 +51,13 @@ class Study:
     prune_to: float = 0.5
     quick: dict = dataclasses.field(default_factory=dict)
     space_kwargs: dict = dataclasses.field(default_factory=dict)
+    strategy: str = "evolution"    # or "gradient": GradientSearch (KerasNAC(strategy="gradient")), see run_gradient
+    gradient: dict = dataclasses.field(default_factory=dict)  # GradientSearch options (strategy="gradient")
+    finetune_epochs: int = 0       # strategy="gradient": fine-tuning epochs of the derived model
 
     def budget(self, quick: bool, **override) -> dict:
-        b = {k: getattr(self, k) for k in ("n", "epochs", "trials", "bits", "population", "hpo_trials", "top_k")}
+        b = {k: getattr(self, k) for k in ("n", "epochs", "trials", "bits", "population", "hpo_trials", "top_k",
+                                           "finetune_epochs")}
         if quick:
             b.update(self.quick)
         b.update({k: v for k, v in override.items() if v is not None})
@@ -80,6 +84,20 @@ def _bragg(n, seed):
     return bragg_peaks(n, seed=seed)
 
 
+def _calorimeter(n, seed):
+    from .datasets import calorimeter_showers
+
+    return calorimeter_showers(n, seed=seed)
+
+
+def calorimeter_mae_gev(model, validation_data) -> float:
+    """Mean absolute error (GeV) of the predicted shower energy (targets are energy / 100 GeV)."""
+    from .datasets import calorimeter_metrics
+
+    x, y = validation_data
+    return calorimeter_metrics(y, model.predict(x, verbose=0, batch_size=2048))["mae"]
+
+
 def bragg_distance_px(model, validation_data) -> float:
     """Mean Euclidean distance (pixels) between predicted and true peak centres."""
     from .datasets import bragg_metrics
@@ -99,6 +117,14 @@ STUDIES = {
     "bragg": Study("bragg", "braggnn", "distance_px", False, _bragg, ("braggnn_float",), n=30_000, epochs=15,
                    trials=40, bits=((16, 6), (8, 3), (6, 2)), hpo_trials=0, top_k=2,
                    quick=dict(n=1500, epochs=1, trials=3, population=3, top_k=1, bits=((8, 3),))),
+    # ConNAS4ML-style: one gradient (supernet) search under LUT/FF/DSP/parameter budgets (a fraction of the
+    # float baseline's), against a >= 200k-parameter float CNN (search_spaces/calorimeter.yaml)
+    "calorimeter": Study("calorimeter", "calorimeter", "mae_gev", False, _calorimeter, ("calo_cnn_large",),
+                         n=12_000, epochs=8, trials=1, bits=((16, 6), (12, 4)), hpo_trials=0, top_k=1,
+                         batch_size=128, strategy="gradient", finetune_epochs=4,
+                         gradient=dict(budget_fraction={"lut": 0.4, "ff": 0.4, "dsp": 0.4, "params": 0.4},
+                                       budget_mode="limit", warmup_epochs=2, arch_learning_rate=0.02),
+                         quick=dict(n=1200, epochs=2, finetune_epochs=1, bits=((16, 6),))),
 }
 
 
@@ -109,11 +135,14 @@ def load_data(name: str, *, quick: bool = False, seed: int = 0, n: int | None = 
 
 
 def test_metric(study: Study, model, x, y) -> float:
-    """The study's metric on ``(x, y)``: accuracy, or the mean Bragg-peak distance in pixels."""
+    """The study's metric on ``(x, y)``: accuracy, the mean Bragg-peak distance in pixels or the
+    calorimeter energy MAE in GeV."""
     if study.metric == "accuracy":
         p = model.predict(x, verbose=0, batch_size=4096).argmax(1)
         t = y.argmax(1) if np.ndim(y) == 2 else np.asarray(y)
         return float(np.mean(p == t))
+    if study.metric == "mae_gev":
+        return calorimeter_mae_gev(model, (x, y))
     return bragg_distance_px(model, (x, y))
 
 
@@ -122,6 +151,8 @@ def _objectives(study: Study):
 
     if study.metric == "accuracy":
         return ["val_accuracy", "bops"]
+    if study.metric == "mae_gev":
+        return [Objective("val_mae_gev", "min", fn=calorimeter_mae_gev), "bops"]
     return [Objective("val_distance_px", "min", fn=bragg_distance_px), "bops"]
 
 
@@ -152,6 +183,9 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose from {sorted(STUDIES)}")
     study, t0 = STUDIES[name], time.perf_counter()
+    if study.strategy == "gradient":
+        return run_gradient(name, quick=quick, directory=directory, hls=hls, seed=seed, command=command, log=log,
+                            **override)
     b = study.budget(quick, **override)
     (xt, yt), (xv, yv), (xs, ys) = load_data(name, quick=quick, seed=seed, n=b["n"])
     log(f"[{name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
@@ -205,6 +239,121 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     return out, nac
 
 
+def _baseline_rows(study, space, bname, model, local, b, data, directory, command, xs, ys, monitor):
+    """A trained baseline through the local stage: the float pick (``baseline``) and its QAT/pruned
+    variants (``baseline_equal_precision``)."""
+    from .callbacks.export import load_model
+    from .local import local_search
+
+    df = local_search(model, data, local=local, epochs=b["epochs"], batch_size=study.batch_size,
+                      objectives=[(monitor, "max" if study.higher_is_better else "min"), ("bops", "min")],
+                      directory=directory, log=lambda *a: None)
+    df = df[df["status"] == "COMPLETED"]
+    float_rows = df[df["stage"].isin(["global", "hpo"])]
+    pick = float_rows[monitor].idxmax() if study.higher_is_better else float_rows[monitor].idxmin()
+    rows = []
+    for i, r in df.iterrows():
+        if r["stage"] in ("global", "hpo") and i != pick:
+            continue
+        role = "baseline" if i == pick else "baseline_equal_precision"
+        rows.append(_row(study, f"{bname}:{r['candidate_id']}", role, r,
+                         test_metric(study, load_model(r["model_path"]), xs, ys), command))
+    return rows
+
+
+def run_gradient(name: str, *, quick: bool = False, directory: str = "case_study_runs", hls: bool = True,
+                 seed: int = 0, command: str = "", log=print, **override):
+    """A ``strategy="gradient"`` study (ConNAS4ML-style); returns ``(rows, nac)`` like :func:`run`.
+
+    * found: ``KerasNAC(strategy="gradient", local_search=...)``: the supernet search
+      (:class:`kerasnac.GradientSearch`, ``epochs`` epochs, budgets ``budget_fraction`` x the float
+      baseline's costs), the derived model fine-tuned for ``finetune_epochs``, then the local stage;
+    * baseline: each baseline of the space built with ``space.model_from_values`` and trained from
+      scratch for the supernet's whole budget (``epochs + finetune_epochs``, same batch size), then the
+      same local stage (``baseline_equal_precision``).
+    """
+    from . import costs
+    from .callbacks import HLS4MLExport
+    from .callbacks.export import load_model
+    from .callbacks.pruning import Pruning
+    from ._keras import keras
+    from .local import LocalSearch
+    from .nac import KerasNAC
+    from .space import SearchSpace
+
+    study, t0 = STUDIES[name], time.perf_counter()
+    b = study.budget(quick, **override)
+    (xt, yt), (xv, yv), (xs, ys) = load_data(name, quick=quick, seed=seed, n=b["n"])
+    log(f"[{name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
+    space = SearchSpace.from_yaml(study.space, input_shape=xt.shape[1:], **study.space_kwargs)
+    missing = [n for n in study.baselines if n not in space.baselines]
+    if missing:
+        raise ValueError(f"space {study.space} has no baselines {missing}; it has {sorted(space.baselines)}")
+    local = LocalSearch(top_k=b["top_k"], hpo_trials=b["hpo_trials"], bits=list(b["bits"]), seed=seed,
+                        prune=Pruning(study.prune_to, steps=2, epochs_per_step=max(1, b["epochs"] // 4)))
+    callbacks = [HLS4MLExport(n_samples=200 if quick else 1000)] if hls else []
+    project = name + ("_quick" if quick else "")
+    monitor = "val_loss"  # local_search() rows carry the Keras metrics; the test split scores them all
+    rows = []
+    # the baseline(s): trained for the supernet's total budget, then the local stage
+    total_epochs = b["epochs"] + b["finetune_epochs"]
+    ref = {}
+    for bname in study.baselines:
+        keras.utils.set_random_seed(seed)
+        model = space.model_from_values(space.baselines[bname])
+        ref[bname] = costs.evaluate(model)
+        model.fit(xt, yt, validation_data=(xv, yv), epochs=total_epochs, batch_size=study.batch_size, verbose=0)
+        rows += _baseline_rows(study, space, bname, model, local, b, (xt, yt, xv, yv),
+                               os.path.join(directory, project + "_baselines", bname), command, xs, ys, monitor)
+        log(f"[{name}] baseline {bname} ({ref[bname]['params']:.0f} params, {total_epochs} epochs) + local stage: "
+            f"{time.perf_counter() - t0:.0f} s")
+    # the gradient search: budgets relative to the (first) float baseline's costs
+    opts = {k: v for k, v in study.gradient.items() if k != "budget_fraction"}
+    base_costs = ref[study.baselines[0]]
+    if "budget_fraction" in study.gradient:
+        opts["budget"] = {k: f * base_costs[k] for k, f in study.gradient["budget_fraction"].items()}
+        opts.setdefault("cost", None)
+    if "warmup_epochs" in opts:  # a quick budget may have fewer epochs than the full warm-up
+        opts["warmup_epochs"] = min(opts["warmup_epochs"], b["epochs"] - 1)
+    opts.update(finetune_epochs=b["finetune_epochs"], verbose=0)
+    nac = KerasNAC(space, _objectives(study), max_trials=1, directory=directory, project_name=project, seed=seed,
+                   verbose=0, strategy="gradient", gradient=opts, local_search=local, callbacks=callbacks)
+    nac.fit(xt, yt, validation_data=(xv, yv), epochs=b["epochs"], batch_size=study.batch_size)
+    gs = nac.gradient_search
+    log(f"[{name}] gradient search ({gs.values}) + local stage + callbacks: {time.perf_counter() - t0:.0f} s")
+    final = nac.final_front()
+    for _, r in final[final["status"] == "COMPLETED"].iterrows():
+        rows.append(_row(study, r["candidate_id"], "found", r,
+                         test_metric(study, load_model(r["model_path"]), xs, ys), command))
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    log(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
+    return out, nac
+
+
+#: compare(): a found model qualifies for the hardware reductions at metric <= (1 + tolerance) x baseline's
+REDUCTION_TOLERANCE = 0.01
+REDUCTION_COSTS = ("params", "lut", "ff", "dsp")
+
+
+def _reductions(found: pd.DataFrame, base, hib: bool) -> dict:
+    """Reductions (%) of params/LUT/FF/DSP of the cheapest (LUT, then BOPs) found model whose metric
+    is within ``REDUCTION_TOLERANCE`` of the baseline's (at most 1% worse)."""
+    m = base["test_metric"]
+    limit = m * (1 - REDUCTION_TOLERANCE) if hib else m * (1 + REDUCTION_TOLERANCE)
+    ok = found[(found["test_metric"] >= limit) if hib else (found["test_metric"] <= limit)]
+    out = {"reduction_model": None, "reduction_metric_change": np.nan}
+    out.update({f"{k}_reduction": np.nan for k in REDUCTION_COSTS})
+    if not len(ok) or not all(k in ok for k in REDUCTION_COSTS):
+        return out
+    best = ok.sort_values(["lut", "bops"]).iloc[0]
+    out["reduction_model"] = best["model"]
+    out["reduction_metric_change"] = 100.0 * (best["test_metric"] / m - 1.0)
+    for k in REDUCTION_COSTS:
+        if base[k] and np.isfinite(base[k]):
+            out[f"{k}_reduction"] = 100.0 * (1.0 - best[k] / base[k])
+    return out
+
+
 def compare(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per (study, baseline): the largest BOPs ratio of a found model at least as good on
     the test split, against the float baseline (``full``) and at equal precision."""
@@ -236,6 +385,9 @@ def compare(rows: pd.DataFrame) -> pd.DataFrame:
                         if not (ratio <= best_eq[0]):
                             best_eq = (ratio, f"{f['model']} vs {e['model'].split(':')[1]}")
             line["ratio_equal_precision"], line["equal_precision_pair"] = best_eq
+            if not hib and study in STUDIES and STUDIES[study].strategy == "gradient":
+                # regression with a gradient search: the ConNAS4ML-style reductions at <= 1% worse metric
+                line.update(_reductions(found, base, hib))
             out.append(line)
     return pd.DataFrame(out)
 
@@ -277,4 +429,4 @@ def plot(rows: pd.DataFrame, study: str, path: str | None = None):
     return fig
 
 
-__all__ = ["Study", "STUDIES", "load_data", "run", "compare", "headline", "plot", "test_metric", "bragg_distance_px", "COLUMNS"]
+__all__ = ["Study", "STUDIES", "load_data", "run", "run_gradient", "compare", "calorimeter_mae_gev", "headline", "plot", "test_metric", "bragg_distance_px", "COLUMNS"]

@@ -75,7 +75,7 @@ def test_conditional_hyperparameters_only_active_in_config():
     assert names["s0/mlp/units_2"].conditions and names["s1/mlp/units_0"].conditions
 
 
-@pytest.mark.parametrize("name", ["jets_mlp", "jets_deepsets", "braggnn", "small_cnn"])
+@pytest.mark.parametrize("name", ["jets_mlp", "jets_deepsets", "braggnn", "small_cnn", "calorimeter"])
 def test_shipped_spaces_load_and_build(name):
     assert name in kn.space.shipped_spaces()
     space = kn.SearchSpace.from_yaml(name)

@@ -41,13 +41,47 @@ def test_compare_lower_is_better_and_no_qualifying_model():
     assert line["found"] is None and np.isnan(line["ratio_full"]) and np.isnan(line["ratio_equal_precision"])
 
 
+def test_compare_reductions_of_a_gradient_regression_study():
+    def r(model, role, bits, metric, params, lut, ff, dsp, bops):
+        return {"study": "calorimeter", "model": model, "role": role, "bits": bits, "sparsity": 0.0,
+                "test_metric": metric, "metric_name": "mae_gev", "higher_is_better": False, "bops": bops,
+                "params": params, "lut": lut, "ff": ff, "dsp": dsp}
+
+    rows = pd.DataFrame([
+        r("calo_cnn_large:model_global", "baseline", "searched", 2.00, 1000, 1e6, 1e5, 400, 1e9),
+        r("calo_cnn_large:model_q16-6", "baseline_equal_precision", "16,6", 2.02, 1000, 5e5, 6e4, 300, 3e8),
+        r("grad_global", "found", "searched", 2.015, 400, 6e5, 5e4, 200, 2e8),   # 0.75% worse: qualifies
+        r("grad_q16-6", "found", "16,6", 2.019, 400, 4e5, 4e4, 100, 1e8),        # 0.95% worse, cheapest LUT
+        r("grad_q12-4", "found", "12,4", 2.05, 300, 1e5, 1e4, 50, 5e7),          # 2.5% worse: too inaccurate
+    ])
+    line = kn.studies.compare(rows).iloc[0]
+    assert line["found"] is None  # no found model is at least as good: the BOPs ratio columns are unchanged
+    assert line["reduction_model"] == "grad_q16-6"
+    assert line["reduction_metric_change"] == pytest.approx(0.95)
+    assert line["params_reduction"] == pytest.approx(60.0) and line["lut_reduction"] == pytest.approx(60.0)
+    assert line["ff_reduction"] == pytest.approx(60.0) and line["dsp_reduction"] == pytest.approx(75.0)
+    # none within 1%: NaN reductions; evolution studies get no reduction columns
+    rows.loc[rows["role"] == "found", "test_metric"] = 3.0
+    line = kn.studies.compare(rows).iloc[0]
+    assert line["reduction_model"] is None and np.isnan(line["lut_reduction"])
+    assert "lut_reduction" not in kn.studies.compare(_rows()).columns
+
+
+def test_calorimeter_space_has_a_large_relaxable_baseline():
+    space = kn.SearchSpace.from_yaml("calorimeter")
+    model = space.model_from_values(space.baselines["calo_cnn_large"])
+    assert model.count_params() >= 200_000 and model.output_shape == (None, 1)
+    gs = kn.GradientSearch(space, cost="lut", epochs=2, verbose=0)  # every choice is relaxable
+    assert "s1/block" in gs.choices.choices
+
+
 def test_unknown_study_is_refused():
     with pytest.raises(ValueError, match="unknown study 'nope'"):
         kn.studies.run("nope", quick=True)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["jets_hlf", "jets_deepsets", "bragg"])
+@pytest.mark.parametrize("name", ["jets_hlf", "jets_deepsets", "bragg", "calorimeter"])
 def test_quick_study_runs_end_to_end(tmp_path, name):
     rows, nac = kn.studies.run(name, quick=True, directory=str(tmp_path), hls=(name == "jets_hlf"), log=print)
     assert list(rows.columns) == kn.studies.COLUMNS
