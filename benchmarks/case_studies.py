@@ -38,6 +38,21 @@ CONNAS_NOTE = (
     "quantization; the `baseline_equal_precision` rows give the baseline at the same precisions.")
 
 
+def _most_accurate(df) -> list:
+    """A sentence on the most accurate found model against the float baseline (metric change, reductions)."""
+    base, found = df[df["role"] == "baseline"], df[df["role"] == "found"]
+    if not len(base) or not len(found):
+        return []
+    b = base.iloc[0]
+    f = found.loc[found["test_metric"].idxmin() if not b["higher_is_better"] else found["test_metric"].idxmax()]
+    red = ", ".join(f"{100 * (1 - f[k] / b[k]):+.1f}%".replace("+", "-", 1) if f[k] <= b[k] else
+                    f"+{100 * (f[k] / b[k] - 1):.1f}%" for k in ("params", "lut", "ff", "dsp"))
+    return [f"Most accurate found model: `{f['model']}`, test {b['metric_name']} {f['test_metric']:.4g} vs "
+            f"{b['test_metric']:.4g} for the float baseline ({100 * (f['test_metric'] / b['test_metric'] - 1):+.2f}%); "
+            f"params, LUT, FF, DSP: {red} (target: at most +1% MAE with >= 50% fewer parameters and >= 30% fewer "
+            "LUT, FF and DSP).", ""]
+
+
 def _csv(quick: bool) -> str:
     return os.path.join(RESULTS, "case_studies_quick.csv" if quick else "case_studies.csv")
 
@@ -110,7 +125,7 @@ def write_report(quick: bool = False) -> str:
         if study in timings:
             lines += [timings[study], ""]
         if study in CONNAS_STUDIES:
-            lines += [CONNAS_NOTE, ""]
+            lines += [CONNAS_NOTE, ""] + _most_accurate(df)
         lines += [f"![{study}](case_studies/{study}.png)", ""]
         cols = ["model", "role", "bits", "sparsity", "test_metric", "bops", "params", "lut", "ff", "dsp",
                 "csim_agreement"]
