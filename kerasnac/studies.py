@@ -397,7 +397,7 @@ def compare(rows: pd.DataFrame) -> pd.DataFrame:
 def headline(line) -> str:
     """One sentence from a :func:`compare` line, e.g. for a notebook or a report."""
     metric = "test metric"
-    if line["found"] is None or not np.isfinite(line["ratio_full"]):
+    if not isinstance(line["found"], str) or not np.isfinite(line["ratio_full"]):
         return (f"{line['study']}: no found model reached the test metric of {line['baseline']} "
                 f"({line['baseline_metric']:.4g}; best found {line['best_metric_found']:.4g}).")
     eq = line.get("ratio_equal_precision", np.nan)

@@ -61,7 +61,7 @@ cmp"""),
            "the public loader, and check it:"),
         code(f"""final = nac.final_front()
 best = cmp.iloc[0]["found"]
-if best is not None:
+if isinstance(best, str):  # None when no found model is as good as this baseline
     model = kn.load_model(final.loc[final["candidate_id"] == best, "model_path"].iloc[0])
     (_, _), (_, _), (x_test, y_test) = kn.studies.load_data("{name}", quick=QUICK, n=N, seed=SEED)
     study = kn.studies.STUDIES["{name}"]

@@ -38,7 +38,7 @@ def test_compare_lower_is_better_and_no_qualifying_model():
     rows = _rows()
     rows.loc[rows["role"] == "found", "test_metric"] = 0.1
     line = kn.studies.compare(rows).iloc[0]
-    assert line["found"] is None and np.isnan(line["ratio_full"]) and np.isnan(line["ratio_equal_precision"])
+    assert pd.isna(line["found"]) and np.isnan(line["ratio_full"]) and np.isnan(line["ratio_equal_precision"])
 
 
 def test_compare_reductions_of_a_gradient_regression_study():
