@@ -115,8 +115,8 @@ STUDIES = {
                            ("nac_base", "nac_large", "nac_medium", "nac_small", "nac_tiny"), n=None, epochs=20,
                            trials=60, quick=dict(n=3000, epochs=2, trials=6, population=6, hpo_trials=0, top_k=1,
                                                  bits=((6, 2),))),
-    "bragg": Study("bragg", "braggnn", "distance_px", False, _bragg, ("braggnn_float",), n=30_000, epochs=15,
-                   trials=40, bits=((16, 6), (8, 3), (6, 2)), hpo_trials=0, top_k=2,
+    "bragg": Study("bragg", "braggnn", "distance_px", False, _bragg, ("braggnn_float",), n=16_000, epochs=12,
+                   trials=40, population=16, bits=((16, 6), (8, 3), (6, 2)), hpo_trials=0, top_k=2,
                    quick=dict(n=1500, epochs=1, trials=3, population=3, top_k=1, bits=((8, 3),))),
     # ConNAS4ML-style: one gradient (supernet) search under LUT/FF/DSP/parameter budgets (a fraction of the
     # float baseline's), against a >= 200k-parameter float CNN (search_spaces/calorimeter.yaml)
