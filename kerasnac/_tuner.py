@@ -6,10 +6,9 @@ import gc
 import json
 import math
 import os
-import tempfile
 import time
 
-from . import costs, distributed
+from . import _rundir, costs, distributed
 from .fidelity import RUNG_KEY
 from .objectives import check_callables
 from ._keras import keras, kt, tf
@@ -176,16 +175,7 @@ class NACTuner(kt.Tuner):
         return model
 
 
-def _write_text_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp_")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_write_text_atomic = _rundir.atomic_write_text
 
 
 def _save_weights_atomic(model, path: str) -> None:

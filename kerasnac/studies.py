@@ -167,6 +167,24 @@ def _row(study, name, role, r, metric, command) -> dict:
     return out
 
 
+def _prepare(study: Study, quick: bool, seed: int, override: dict, log):
+    """The budget, the three splits, the space and the local-stage settings of one study run."""
+    from .callbacks.pruning import Pruning
+    from .local import LocalSearch
+    from .space import SearchSpace
+
+    b = study.budget(quick, **override)
+    (xt, yt), (xv, yv), (xs, ys) = load_data(study.name, quick=quick, seed=seed, n=b["n"])
+    log(f"[{study.name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
+    space = SearchSpace.from_yaml(study.space, input_shape=xt.shape[1:], **study.space_kwargs)
+    missing = [n for n in study.baselines if n not in space.baselines]
+    if missing:
+        raise ValueError(f"space {study.space} has no baselines {missing}; it has {sorted(space.baselines)}")
+    local = LocalSearch(top_k=b["top_k"], hpo_trials=b["hpo_trials"], bits=list(b["bits"]), seed=seed,
+                        prune=Pruning(study.prune_to, steps=2, epochs_per_step=max(1, b["epochs"] // 4)))
+    return b, (xt, yt), (xv, yv), (xs, ys), space, local
+
+
 def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", hls: bool = True, seed: int = 0,
         command: str = "", log=print, **override):
     """Run study ``name`` (see :data:`STUDIES`); returns ``(rows: DataFrame, nac)``.
@@ -176,10 +194,8 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     """
     from .callbacks import HLS4MLExport
     from .callbacks.export import load_model
-    from .callbacks.pruning import Pruning
-    from .local import LocalSearch, local_search
+    from .local import local_search
     from .nac import KerasNAC
-    from .space import SearchSpace
 
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose from {sorted(STUDIES)}")
@@ -187,16 +203,7 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     if study.strategy == "gradient":
         return run_gradient(name, quick=quick, directory=directory, hls=hls, seed=seed, command=command, log=log,
                             **override)
-    b = study.budget(quick, **override)
-    (xt, yt), (xv, yv), (xs, ys) = load_data(name, quick=quick, seed=seed, n=b["n"])
-    log(f"[{name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
-    space = SearchSpace.from_yaml(study.space, input_shape=xt.shape[1:], **study.space_kwargs)
-    missing = [n for n in study.baselines if n not in space.baselines]
-    if missing:
-        raise ValueError(f"space {study.space} has no baselines {missing}; it has {sorted(space.baselines)}")
-    steps = 2
-    local = LocalSearch(top_k=b["top_k"], hpo_trials=b["hpo_trials"], bits=list(b["bits"]), seed=seed,
-                        prune=Pruning(study.prune_to, steps=steps, epochs_per_step=max(1, b["epochs"] // 4)))
+    b, (xt, yt), (xv, yv), (xs, ys), space, local = _prepare(study, quick, seed, override, log)
     callbacks = [HLS4MLExport(n_samples=200 if quick else 1000)] if hls else []
     common = dict(max_trials=b["trials"], population_size=b["population"], directory=directory,
                   project_name=name + ("_quick" if quick else ""), seed=seed, verbose=0)
@@ -276,22 +283,11 @@ def run_gradient(name: str, *, quick: bool = False, directory: str = "case_study
     from . import costs
     from .callbacks import HLS4MLExport
     from .callbacks.export import load_model
-    from .callbacks.pruning import Pruning
     from ._keras import keras
-    from .local import LocalSearch
     from .nac import KerasNAC
-    from .space import SearchSpace
 
     study, t0 = STUDIES[name], time.perf_counter()
-    b = study.budget(quick, **override)
-    (xt, yt), (xv, yv), (xs, ys) = load_data(name, quick=quick, seed=seed, n=b["n"])
-    log(f"[{name}] train {xt.shape}, val {xv.shape}, test {xs.shape}; budget {b}")
-    space = SearchSpace.from_yaml(study.space, input_shape=xt.shape[1:], **study.space_kwargs)
-    missing = [n for n in study.baselines if n not in space.baselines]
-    if missing:
-        raise ValueError(f"space {study.space} has no baselines {missing}; it has {sorted(space.baselines)}")
-    local = LocalSearch(top_k=b["top_k"], hpo_trials=b["hpo_trials"], bits=list(b["bits"]), seed=seed,
-                        prune=Pruning(study.prune_to, steps=2, epochs_per_step=max(1, b["epochs"] // 4)))
+    b, (xt, yt), (xv, yv), (xs, ys), space, local = _prepare(study, quick, seed, override, log)
     # hls4ml C simulation of ~100k-parameter CNNs takes too long on a 2-core machine: study.hls=False skips it
     callbacks = [HLS4MLExport(n_samples=200 if quick else 1000)] if hls and study.hls else []
     project = name + ("_quick" if quick else "")

@@ -32,7 +32,7 @@ PRESETS = {
                    out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_sample.npz"),
     "case_study": dict(n_per_class=20000, n_constituents=16, seed=12, chunk_size=250, float16=True,
                        cache_dir=Path("jets_cache_case_study"),
-                       out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_100k.npz"),
+                       out=Path(__file__).resolve().parents[1] / "kerasnac/datasets/data/jets_pythia8_case_study.npz"),
     "large": dict(n_per_class=20000, n_constituents=150, seed=1, chunk_size=500, out=Path("jets_pythia8_large.npz")),
 }
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 
 import yaml
 
+from .. import _rundir
 from ._base import Callback, Candidate, register_callback
 
 #: layer config keys worth describing (when present)
@@ -154,7 +154,7 @@ class Export(Callback):
         row["model_path"] = row[f"model_{self.formats[0]}_path"]
         arch = os.path.join(out, "architecture.yaml")
         text = yaml.safe_dump(architecture(candidate.model, candidate), sort_keys=False, default_flow_style=None)
-        _replace_with(arch, lambda tmp: _write_text(tmp, text))
+        _rundir.atomic_write_text(arch, text)
         row["architecture_path"] = arch
         return row
 
@@ -196,28 +196,6 @@ def h5_ready(model):
     return clone
 
 
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _replace_with(path: str, write) -> None:
-    """``write(tmp)`` a temporary file next to ``path``, then rename it: no partial file is left."""
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".tmp_{base}_", suffix=ext)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result should look like any saved file
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _save_atomic(model, path: str, **kwargs) -> None:
     """``model.save`` into a temporary file (same suffix, so the same format), then rename."""
 
@@ -225,7 +203,7 @@ def _save_atomic(model, path: str, **kwargs) -> None:
         os.unlink(tmp)  # h5py and the .keras zip writer create the file themselves
         model.save(tmp, **kwargs)
 
-    _replace_with(path, write)
+    _rundir.atomic_write(path, write)
 
 
 def load_model(path: str, compile: bool = True):  # noqa: A002 - mirrors keras.models.load_model

@@ -111,4 +111,4 @@ def mass_peak(mass, lo: float = 40.0, hi: float = 250.0, width: float = 5.0) -> 
 
 # The case-study sample kept in the repository (``scripts/generate_jets.py --preset case_study``):
 # Pythia 8 jets, 16 constituents and the 16 HLF features per jet, float16; used by kerasnac.studies.
-CASE_STUDY_PATH = Path(__file__).with_name("data") / "jets_pythia8_100k.npz"
+CASE_STUDY_PATH = Path(__file__).with_name("data") / "jets_pythia8_case_study.npz"

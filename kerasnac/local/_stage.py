@@ -12,7 +12,7 @@ import traceback
 import numpy as np
 import pandas as pd
 
-from .. import _pareto, costs
+from .. import _pareto, _rundir, costs
 from .._keras import keras
 from ..callbacks._base import Candidate
 from ..results import write_csv_atomic
@@ -186,22 +186,6 @@ def _plain(v):
     return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
 
 
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _write_atomic(path: str, write) -> None:
-    tmp = os.path.join(os.path.dirname(path), f".tmp_{os.getpid()}_{os.path.basename(path)}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _fmt(settings: dict) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in settings.items())
 
@@ -225,11 +209,11 @@ def _row(model, cid, lineage, *, data, directory, extra_metrics) -> dict:
     out_dir = os.path.join(directory, cid)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "model.keras")
-    _write_atomic(path, model.save)  # the temporary name keeps the .keras suffix (the format)
+    _rundir.atomic_write(path, model.save)  # the temporary name keeps the .keras suffix (the format)
     row["model_path"] = os.path.abspath(path)
     row = {k: _plain(v) for k, v in row.items()}
     text = json.dumps(row, indent=1)
-    _write_atomic(os.path.join(out_dir, ROW_FILE), lambda tmp: _write_text(tmp, text))  # last: marks it finished
+    _rundir.atomic_write_text(os.path.join(out_dir, ROW_FILE), text)  # last: marks it finished
     return row
 
 
