@@ -109,11 +109,12 @@ def bragg_distance_px(model, validation_data) -> float:
 
 STUDIES = {
     "jets_hlf": Study("jets_hlf", "jets_mlp", "accuracy", True, _jets("hlf"),
-                      ("hls4ml_mlp_64_32_32_float", "hls4ml_mlp_64_32_32_6bit"), n=None, epochs=20, trials=60,
+                      ("hls4ml_mlp_64_32_32_float", "hls4ml_mlp_64_32_32_6bit"), n=None, epochs=15, trials=40,
+                      population=16, top_k=2,
                       quick=dict(n=3000, epochs=2, trials=4, population=4, hpo_trials=0, top_k=1, bits=((6, 2),))),
     "jets_deepsets": Study("jets_deepsets", "jets_deepsets", "accuracy", True, _jets("constituents"),
-                           ("nac_base", "nac_large", "nac_medium", "nac_small", "nac_tiny"), n=None, epochs=20,
-                           trials=60, quick=dict(n=3000, epochs=2, trials=6, population=6, hpo_trials=0, top_k=1,
+                           ("nac_base", "nac_large", "nac_medium", "nac_small", "nac_tiny"), n=None, epochs=15,
+                           trials=40, population=16, top_k=2, quick=dict(n=3000, epochs=2, trials=6, population=6, hpo_trials=0, top_k=1,
                                                  bits=((6, 2),))),
     "bragg": Study("bragg", "braggnn", "distance_px", False, _bragg, ("braggnn_float",), n=16_000, epochs=12,
                    trials=40, population=16, bits=((16, 6), (8, 3), (6, 2)), hpo_trials=0, top_k=2,
