@@ -26,8 +26,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+# csim_agreement: classification (share of equal argmax); regression models get csim_max_abs_diff and csim_ok
 COLUMNS = ["study", "model", "role", "bits", "sparsity", "test_metric", "metric_name", "higher_is_better", "bops",
-           "params", "lut", "ff", "dsp", "bram", "latency_cycles", "csim_agreement", "command"]
+           "params", "lut", "ff", "dsp", "bram", "latency_cycles", "csim_agreement", "csim_max_abs_diff", "csim_ok",
+           "command"]
 
 
 @dataclasses.dataclass
@@ -163,7 +165,8 @@ def _row(study, name, role, r, metric, command) -> dict:
     out = {"study": study.name, "model": name, "role": role, "bits": "searched" if pd.isna(bits) else bits,
            "sparsity": round(float(r.get("sparsity", 0.0) or 0.0), 3), "test_metric": metric,
            "metric_name": study.metric, "higher_is_better": study.higher_is_better, "command": command}
-    for k in ("bops", "params", "lut", "ff", "dsp", "bram", "latency_cycles", "csim_agreement"):
+    for k in ("bops", "params", "lut", "ff", "dsp", "bram", "latency_cycles", "csim_agreement", "csim_max_abs_diff",
+              "csim_ok"):
         out[k] = r.get(k, np.nan)
     return out
 

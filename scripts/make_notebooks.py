@@ -39,9 +39,24 @@ local stage and the C simulation; then `kn.local_search(baseline_model, ...)` wi
 settings for every baseline, and each model scored once on the test split."""
 
 
+def run_note(name):
+    """The size and duration of the run behind the committed outputs (from the benchmark's files)."""
+    import json
+    import os
+
+    timing_path = os.path.join(os.path.dirname(NB), "benchmarks", "results", "case_studies_timing.json")
+    timing = json.load(open(timing_path)).get(name, "not run yet") if os.path.isfile(timing_path) else "not run yet"
+    from kerasnac.studies import STUDIES
+
+    b = STUDIES[name].budget(False)
+    return (f"**The run behind these outputs**: `python benchmarks/case_studies.py --study {name} --directory "
+            f"case_study_runs` with the study's budget {b} ({timing}); this notebook then resumed that run from "
+            "`../case_study_runs` and rescored the stored models (its own time is printed below).")
+
+
 def study_cells(name, title, what):
     return [
-        md(f"## {title}\n\n{what}"),
+        md(f"## {title}\n\n{what}\n\n{run_note(name)}"),
         code(f"""t0 = time.perf_counter()
 rows, nac = kn.studies.run("{name}", quick=QUICK, directory=DIRECTORY, hls=HLS, seed=SEED,
                            trials=TRIALS, epochs=EPOCHS, n=N, log=print)
