@@ -128,6 +128,9 @@ for method in ("centroid", "fit"):
     print(method, {k: round(v, 3) for k, v in kn.datasets.bragg_metrics(y_te[:300], pred).items()})""")])
 
 if __name__ == "__main__":
-    nbf.write(JETS, NB / "jet_tagging.ipynb")
-    nbf.write(BRAGG, NB / "bragg_peaks.ipynb")
-    print("wrote", NB / "jet_tagging.ipynb", NB / "bragg_peaks.ipynb")
+    import sys
+
+    # writing a notebook drops its outputs: name the ones to rewrite (default: both)
+    for name in sys.argv[1:] or ["jet_tagging", "bragg_peaks"]:
+        nbf.write({"jet_tagging": JETS, "bragg_peaks": BRAGG}[name], NB / f"{name}.ipynb")
+        print("wrote", NB / f"{name}.ipynb")
