@@ -401,10 +401,15 @@ def headline(line) -> str:
         return (f"{line['study']}: no found model reached the test metric of {line['baseline']} "
                 f"({line['baseline_metric']:.4g}; best found {line['best_metric_found']:.4g}).")
     eq = line.get("ratio_equal_precision", np.nan)
-    return (f"{line['study']}: found model {line['found']}: {line['ratio_full']:.1f}x fewer BOPs than the float "
+    if not np.isfinite(eq):
+        tail = "no found model is as good as the baseline at the same precision."
+    elif eq >= 1:
+        tail = f"{eq:.1f}x fewer ({line['equal_precision_pair']})."
+    else:
+        tail = f"the best pair still has {1 / eq:.1f}x more BOPs ({line['equal_precision_pair']})."
+    return (f"{line['study']}: found model {line['found']}: {line['ratio_full']:.1f}x fewer BOPs than the "
             f"baseline {line['baseline']} at an equal or better {metric} ({line['found_metric']:.4g} vs "
-            f"{line['baseline_metric']:.4g}); at equal precision "
-            + (f"{eq:.1f}x ({line['equal_precision_pair']})." if np.isfinite(eq) else "no found model is as good."))
+            f"{line['baseline_metric']:.4g}); at equal precision " + tail)
 
 
 def plot(rows: pd.DataFrame, study: str, path: str | None = None):
