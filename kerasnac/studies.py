@@ -198,7 +198,6 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     """
     from .callbacks import HLS4MLExport
     from .callbacks.export import load_model
-    from .local import local_search
     from .nac import KerasNAC
 
     if name not in STUDIES:
@@ -233,19 +232,8 @@ def run(name: str, *, quick: bool = False, directory: str = "case_study_runs", h
     monitor = "val_accuracy" if study.metric == "accuracy" else "val_loss"
     for bname in study.baselines:
         trial = nac.oracle.trials[base_trials[bname]]
-        model = nac.tuner.load_model(trial)
-        df = local_search(model, (xt, yt, xv, yv), local=local, epochs=b["epochs"], batch_size=study.batch_size,
-                          objectives=[(monitor, "max" if study.higher_is_better else "min"), ("bops", "min")],
-                          directory=os.path.join(nac.project_dir, "baselines", bname), log=lambda *a: None)
-        df = df[df["status"] == "COMPLETED"]
-        float_rows = df[df["stage"].isin(["global", "hpo"])]
-        pick = (float_rows[monitor].idxmax() if study.higher_is_better else float_rows[monitor].idxmin())
-        for i, r in df.iterrows():
-            if r["stage"] in ("global", "hpo") and i != pick:
-                continue
-            role = "baseline" if i == pick else "baseline_equal_precision"
-            rows.append(_row(study, f"{bname}:{r['candidate_id']}", role, r,
-                             test_metric(study, load_model(r["model_path"]), xs, ys), command))
+        rows += _baseline_rows(study, space, bname, nac.tuner.load_model(trial), local, b, (xt, yt, xv, yv),
+                               os.path.join(nac.project_dir, "baselines", bname), command, xs, ys, monitor)
     out = pd.DataFrame(rows, columns=COLUMNS)
     log(f"[{name}] done in {time.perf_counter() - t0:.0f} s")
     return out, nac
