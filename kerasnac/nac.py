@@ -181,8 +181,7 @@ class KerasNAC:
                 f"{self.project_dir} holds {n_old} trials made with other settings ({changes}). Their results "
                 "cannot be compared with new trials: rerun with the settings of that search, give another "
                 "project_name= to start a new search, or pass overwrite=True to replace this one.")
-        self._fingerprint_now = fingerprint
-        self._write_meta()
+        self._write_meta(fingerprint)
 
     def _check_resume_compatible(self):
         path = os.path.join(self.project_dir, "kerasnac.json")
@@ -207,12 +206,9 @@ class KerasNAC:
                 )
         return old
 
-    def _write_meta(self):
+    def _write_meta(self, fingerprint: dict):
         os.makedirs(self.project_dir, exist_ok=True)
-        meta = self._meta()
-        fp = getattr(self, "_fingerprint_now", None) or (self._stored_meta or {}).get("fingerprint")
-        if fp is not None:
-            meta["fingerprint"] = fp
+        meta = {**self._meta(), "fingerprint": fingerprint}
         _rundir.atomic_write_json(os.path.join(self.project_dir, "kerasnac.json"), meta)
         self._stored_meta = meta
 
