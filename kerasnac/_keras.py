@@ -37,8 +37,10 @@ def _check_not_keras3() -> None:
     tf_mod = sys.modules.get("tensorflow")
     if tf_mod is None:
         return
-    name = getattr(getattr(tf_mod, "keras", None), "__name__", "")
-    if os.environ.get("TF_USE_LEGACY_KERAS") not in ("1", "true", "True") or not name.startswith("tf_keras"):
+    # tf.keras is a lazy module whose __name__ is only right once an attribute resolved it
+    model = getattr(getattr(tf_mod, "keras", None), "Model", None)
+    if os.environ.get("TF_USE_LEGACY_KERAS") not in ("1", "true", "True") or not str(
+            getattr(model, "__module__", "")).startswith("tf_keras"):
         raise KerasVersionError(
             "TensorFlow was already imported with Keras 3 as `tf.keras`, but QKeras, TFMOT and "
             "kerasnac need Keras 2 (tf_keras). Fix: restart the kernel/interpreter and import "
