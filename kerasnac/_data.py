@@ -1,4 +1,9 @@
-"""Validation of user data against a search space, and the tf.data pipeline built once per search."""
+"""Validation of user data against a search space, prepared once per run into one :class:`Data`.
+
+:func:`prepare` checks ``x``/``y`` (or tf.data datasets), splits off the validation data and returns
+a :class:`Data`; the global search, the local stage and the post-search callbacks all take that one
+object (its cached pipelines and its arrays) and none of them checks, splits or converts again.
+"""
 
 from __future__ import annotations
 
@@ -117,9 +122,53 @@ def split(x, y, validation_split: float, seed: int):
     return (x[idx[n_val:]], y[idx[n_val:]]), (x[idx[:n_val]], y[idx[:n_val]])
 
 
-def make_datasets(space, x, y, validation_data, validation_split, batch_size, seed):
-    """Validate the data and build the (train, validation) tf.data pipelines once."""
-    if not isinstance(batch_size, int) or batch_size < 1:
+class Data:
+    """The checked arrays of one run (float32 ``x``, training-ready labels), batched on demand into
+    cached tf.data pipelines: the global search uses one batch size, the local stage tunes it.
+
+    For tf.data input (``datasets=(train, val)``) the arrays are ``None`` and the pipelines are the
+    user's; the local stage and the callbacks, which need arrays, are skipped for such data.
+    """
+
+    def __init__(self, x, y, x_val, y_val, seed: int = 0, batch_size: int = 256, *, mode: str | None = None,
+                 datasets=None):
+        self.x, self.y, self.x_val, self.y_val = x, y, x_val, y_val
+        self.seed, self.batch_size, self.mode = seed, batch_size, mode
+        self._cache: dict = {}
+        if datasets is not None:
+            self._cache["train", batch_size], self._cache["val"] = datasets
+
+    @property
+    def has_arrays(self) -> bool:
+        return self.x is not None
+
+    @property
+    def validation(self):
+        """What per-trial objective functions get as validation data: ``(x_val, y_val)`` or the dataset."""
+        return (self.x_val, self.y_val) if self.has_arrays else self._cache["val"]
+
+    def train(self, batch_size: int | None = None):
+        bs = batch_size or self.batch_size
+        key = ("train", bs)
+        if key not in self._cache:
+            self._cache[key] = (tf.data.Dataset.from_tensor_slices((self.x, self.y)).cache()
+                                .shuffle(min(len(self.x), 50_000), seed=self.seed, reshuffle_each_iteration=True)
+                                .batch(bs).prefetch(tf.data.AUTOTUNE))
+        return self._cache[key]
+
+    def val(self):
+        if "val" not in self._cache:
+            self._cache["val"] = (tf.data.Dataset.from_tensor_slices((self.x_val, self.y_val))
+                                  .batch(max(self.batch_size, 1024)).cache().prefetch(tf.data.AUTOTUNE))
+        return self._cache["val"]
+
+
+def prepare(space, x, y=None, validation_data=None, validation_split: float = 0.2, batch_size: int = 256,
+            seed: int = 0) -> Data:
+    """Check the data against the space (before any training) and split off the validation data once."""
+    if isinstance(x, Data):
+        return x
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise DataError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if _is_dataset(x):
         mode = check_dataset(space, x)
@@ -128,7 +177,8 @@ def make_datasets(space, x, y, validation_data, validation_split, batch_size, se
         vmode = check_dataset(space, validation_data, "validation_data")
         if vmode != mode:
             raise DataError(f"training labels are {mode} but validation labels are {vmode}.")
-        return x.prefetch(tf.data.AUTOTUNE), validation_data.prefetch(tf.data.AUTOTUNE), mode, validation_data
+        return Data(None, None, None, None, seed=seed, batch_size=batch_size, mode=mode,
+                    datasets=(x.prefetch(tf.data.AUTOTUNE), validation_data.prefetch(tf.data.AUTOTUNE)))
     x, y, mode = check_arrays(space, x, y)
     if validation_data is None:
         (x, y), (xv, yv) = split(x, y, validation_split, seed)
@@ -138,7 +188,10 @@ def make_datasets(space, x, y, validation_data, validation_split, batch_size, se
         xv, yv, vmode = check_arrays(space, *validation_data, what="x_val")
         if vmode != mode:
             raise DataError(f"y holds {mode} labels but y_val holds {vmode} labels; use one format for both.")
-    from .local._data import LocalData
+    return Data(x, y, xv, yv, seed=seed, batch_size=batch_size, mode=mode)
 
-    data = LocalData(x, y, xv, yv, seed=seed, batch_size=batch_size)
-    return data.train(), data.val(), mode, (xv, yv)
+
+def make_datasets(space, x, y, validation_data, validation_split, batch_size, seed):
+    """``(train, val, label mode, validation)`` of :func:`prepare`; ``x`` may be a prepared :class:`Data`."""
+    data = prepare(space, x, y, validation_data, validation_split, batch_size, seed)
+    return data.train(batch_size if data.has_arrays else None), data.val(), data.mode, data.validation

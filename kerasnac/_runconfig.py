@@ -16,7 +16,8 @@ paths are relative to the config file. Every section except ``space`` and ``data
     search: {max_trials: 30, population_size: 20, epochs: 5, batch_size: 256, seed: 0,
              directory: runs, project_name: jets,
              screening: {candidates: 8},            # default true; false = plain NSGA-II
-             fidelity: {min_epochs: 1, eta: 3}}     # or true; kn.SuccessiveHalving arguments
+             fidelity: {min_epochs: 1, eta: 3},     # or true; kn.SuccessiveHalving arguments
+             strategy: evolution}                   # every other KerasNAC / KerasNAC.search option too
     local: {top_k: 3, hpo_trials: 4, bits: [[8, 3], [6, 2]], prune: {target_sparsity: 0.8}}
     callbacks: [{hls4ml: {part: xcvu13p-flga2577-2-e}}]
 """
@@ -35,10 +36,28 @@ from ._yamlfile import read_mapping
 from .errors import ConfigError, KerasNACError
 
 TOP_KEYS = ("space", "data", "objectives", "constraints", "search", "local", "callbacks")
-SEARCH_KEYS = {"max_trials": 30, "population_size": 20, "seed": 0, "epochs": 5, "batch_size": 256,
-               "directory": "runs", "project_name": "kerasnac", "overwrite": False, "baselines": True,
-               "cost_options": None, "max_consecutive_failed_trials": 10, "callbacks_on": "front", "verbose": 1,
-               "screening": True, "fidelity": None}
+#: KerasNAC arguments that have their own section (or are Python objects a YAML file cannot hold)
+_NOT_SEARCH_KEYS = ("self", "space", "objectives", "constraints", "local_search", "post_search", "callbacks",
+                    "fit_callbacks", "callbacks_on", "x", "y", "validation_data",
+                    "validation_split")  # the data section holds the validation split (val_fraction)
+
+
+def search_keys() -> dict:
+    """The ``search:`` keys and their defaults, read from ``KerasNAC.__init__`` and ``KerasNAC.search``, so
+    that every option of the class is an option of the file (no copied defaults)."""
+    import inspect
+
+    from .nac import KerasNAC
+
+    out = {}
+    for fn in (KerasNAC.__init__, KerasNAC.search):
+        for name, p in inspect.signature(fn).parameters.items():
+            if name in _NOT_SEARCH_KEYS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            out[name] = None if p.default is inspect.Parameter.empty else p.default
+    return out
+
+
 SPACE_FILE_KEYS = ("file", "input_shape", "num_classes", "n_outputs")
 #: data sources: name -> (module attribute of kerasnac.datasets, what it needs)
 DATA_SOURCES = {"jets": "jets", "toy_jets": "toy_jets_hlf", "bragg_peaks": "bragg_peaks", "calorimeter_showers": "calorimeter_showers",
@@ -66,10 +85,11 @@ class RunConfig:
             if key not in raw:
                 raise ConfigError(f"{path}: missing the required key {key!r}.")
         search = _mapping(raw.get("search"), f"{path}: search")
-        unknown = sorted(set(search) - set(SEARCH_KEYS), key=str)
+        defaults = search_keys()
+        unknown = sorted(set(search) - set(defaults), key=str)
         if unknown:
-            raise ConfigError(f"{path}: search: unknown keys {unknown}; allowed: {', '.join(SEARCH_KEYS)}.")
-        cfg = cls(path, raw, {**SEARCH_KEYS, **search})
+            raise ConfigError(f"{path}: search: unknown keys {unknown}; allowed: {', '.join(defaults)}.")
+        cfg = cls(path, raw, {**defaults, **search})
         cfg._check_types()
         cfg._check_data_path()
         return cfg
@@ -96,6 +116,7 @@ class RunConfig:
         if not isinstance(s["overwrite"], bool):
             raise ConfigError(f"{w}.overwrite: expected true or false, got {s['overwrite']!r}.")
         _mapping(s["cost_options"], f"{w}.cost_options")
+        _mapping(s["gradient"], f"{w}.gradient")
 
     def _search_option(self, key: str, cls_name: str):
         """``search.<key>``: null/false (off) and true (defaults) go to KerasNAC as they are; a mapping
@@ -135,12 +156,12 @@ class RunConfig:
             kw = {k: (tuple(v) if k == "input_shape" and isinstance(v, list) else v)
                   for k, v in spec.items() if k != "file"}
             return SearchSpace.from_yaml(self._space_ref(spec["file"]), **kw)
-        from .space import _yaml
+        from .space import YAML_KEYS
 
-        unknown = sorted(set(spec) - set(_yaml.TOP_KEYS), key=str)
+        unknown = sorted(set(spec) - set(YAML_KEYS), key=str)
         if unknown:
             raise ConfigError(f"{self.where('space')}: unknown keys {unknown}; an inline space has the keys "
-                              f"{', '.join(_yaml.TOP_KEYS)} (or give file: path.yaml).")
+                              f"{', '.join(YAML_KEYS)} (or give file: path.yaml).")
         return SearchSpace.from_dict(spec, source=self.where("space"))
 
     def _space_ref(self, ref: str) -> str:
@@ -291,19 +312,20 @@ class RunConfig:
     # ------------------------------------------------------------------ everything
     def build(self, **overrides):
         """Return ``(nac, fit_kwargs)``; ``overrides`` replace keys of the ``search`` section."""
+        import inspect
+
         from .nac import KerasNAC
 
         s = {**self.search, **{k: v for k, v in overrides.items() if v is not None}}
-        nac = KerasNAC(self.space(), self.objectives(), s["max_trials"], population_size=s["population_size"],
-                       constraints=self.constraints(), directory=self.resolve_path(s["directory"]),
-                       project_name=s["project_name"], seed=s["seed"], overwrite=s["overwrite"],
-                       baselines=s["baselines"], cost_options=s["cost_options"],
-                       max_consecutive_failed_trials=s["max_consecutive_failed_trials"], local_search=self.local(),
-                       callbacks=self.callbacks(), callbacks_on=s["callbacks_on"], verbose=s["verbose"],
-                       screening=self._search_option("screening", "Screening"),
-                       fidelity=self._search_option("fidelity", "SuccessiveHalving"))
+        fit_keys = set(inspect.signature(KerasNAC.search).parameters) - set(_NOT_SEARCH_KEYS)
+        options = {k: v for k, v in s.items() if k not in fit_keys}
+        options.update(screening=self._search_option("screening", "Screening"),
+                       fidelity=self._search_option("fidelity", "SuccessiveHalving"),
+                       directory=self.resolve_path(s["directory"]))
+        nac = KerasNAC(self.space(), self.objectives(), constraints=self.constraints(), local_search=self.local(),
+                       post_search=self.callbacks(), **options)
         (x, y), validation = self.data()
-        return nac, dict(x=x, y=y, validation_data=validation, epochs=s["epochs"], batch_size=s["batch_size"])
+        return nac, dict(x=x, y=y, validation_data=validation, **{k: s[k] for k in fit_keys})
 
 
 def _mapping(obj, where) -> dict:
@@ -318,4 +340,4 @@ def run(path, **overrides):
     """Load ``path``, build the search and run it; returns the :class:`KerasNAC`."""
     nac, fit = RunConfig.load(path).build(**overrides)
     x, y = fit.pop("x"), fit.pop("y")
-    return nac.fit(x, y, **fit)
+    return nac.search(x, y, **fit)

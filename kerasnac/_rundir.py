@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 
+from ._io import atomic_write, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
 from .errors import ConfigError
 
 MARKER = ".kerasnac"
@@ -96,37 +96,6 @@ def remove(path, root) -> bool:
     return True
 
 
-def atomic_write(path, write) -> None:
-    """``write(tmp)`` into a temporary file beside ``path`` (same suffix, so the same format for
-    Keras savers), then rename it onto ``path``: a kill never leaves a half-written file."""
-    path = os.fspath(path)
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".tmp_{base}_", suffix=ext)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the result should look like any saved file
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    def write(tmp):
-        with open(tmp, "w") as f:
-            f.write(text)
-    atomic_write(path, write)
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, default=str))
-
-
 # ---------------------------------------------------------------------------------- comparability
 def data_digest(*arrays) -> str:
     """A short hash of arrays (dtype, shape and bytes); for a ``tf.data.Dataset``, of its element
@@ -162,3 +131,80 @@ def fingerprint_changes(old: dict, new: dict) -> list[str]:
             else:
                 out.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
     return out
+
+
+# ---------------------------------------------------------------------------------- one search's folder
+class RunDir:
+    """The layout of one search's folder ``<directory>/<project_name>`` and its ``kerasnac.json``.
+
+    Everything that reads or writes a run (the facade, the CLI's ``report``/``export``, the tuner's
+    trial folders) takes its paths from here, and the resume checks live here too.
+    """
+
+    META, TRIALS, FRONT, FINAL, FINAL_DIR, WORKERS = ("kerasnac.json", "trials.csv", "pareto_front.csv", "final.csv",
+                                                      "final", "workers")
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def __fspath__(self):
+        return self.path
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @property
+    def meta_path(self) -> str:
+        return self.file(self.META)
+
+    def trial_dir(self, trial_id) -> str:
+        return self.file(f"trial_{trial_id}")
+
+    def worker_log(self, tuner_id: str) -> str:
+        return os.path.join(self.path, self.WORKERS, f"{tuner_id}.jsonl")
+
+    @classmethod
+    def is_run(cls, path) -> bool:
+        return os.path.isfile(os.path.join(os.fspath(path), cls.META))
+
+    def read_meta(self) -> dict | None:
+        if not os.path.isfile(self.meta_path):
+            return None
+        with open(self.meta_path) as f:
+            return json.load(f)
+
+    def write_meta(self, meta: dict) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        atomic_write_json(self.meta_path, meta)
+
+    def check_resume(self, new: dict) -> dict | None:
+        """The stored ``kerasnac.json``, after checking that a search with the settings ``new`` may
+        continue it (same objectives, space, population and seed); ``None`` for a new search."""
+        old = self.read_meta()
+        if old is None:
+            return None
+        new = json.loads(json.dumps(new, default=str))
+        checks = (("objectives", "objectives"), ("hyperparameters", "search space"),
+                  ("space", "search space"), ("population_size", "population_size"), ("seed", "seed"))
+        for key, what in checks:
+            if key in old and old.get(key) != new.get(key):
+                if key == "space":
+                    diff = sorted(k for k in set(old[key]) | set(new[key]) if old[key].get(k) != new[key].get(k))
+                    shown = f"its entries {diff} differ"
+                else:
+                    shown = f"{old.get(key)} vs {new.get(key)}"
+                raise ConfigError(
+                    f"{self.path} holds a search with different {what} ({shown}). Resuming would mix "
+                    "incomparable trials: resume with the same settings, use another project_name, or pass "
+                    "overwrite=True to start over."
+                )
+        return old
+
+    def check_fingerprint(self, old: dict | None, new: dict, n_trials: int) -> None:
+        """Refuse to add trials to ``n_trials`` made with another training budget, data or cost model."""
+        if old is not None and n_trials and old != new:
+            changes = "; ".join(fingerprint_changes(old, new))
+            raise ConfigError(
+                f"{self.path} holds {n_trials} trials made with other settings ({changes}). Their results "
+                "cannot be compared with new trials: rerun with the settings of that search, give another "
+                "project_name= to start a new search, or pass overwrite=True to replace this one.")

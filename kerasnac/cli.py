@@ -16,10 +16,11 @@ Exit codes (stable, for scripts):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
+
+from ._rundir import RunDir
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_STOPPED, EXIT_NOT_FOUND, EXIT_EXPORT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
@@ -57,9 +58,9 @@ def find_project(directory: str) -> str:
     if not os.path.isdir(directory):
         raise NotFound(f"{directory!r} is not a directory. Give the search's project directory "
                        "(<directory>/<project_name>).")
-    if os.path.isfile(os.path.join(directory, "kerasnac.json")):
+    if RunDir.is_run(directory):
         return directory
-    subs = sorted(d for d in os.listdir(directory) if os.path.isfile(os.path.join(directory, d, "kerasnac.json")))
+    subs = sorted(d for d in os.listdir(directory) if RunDir.is_run(os.path.join(directory, d)))
     if len(subs) == 1:
         return os.path.join(directory, subs[0])
     if subs:
@@ -69,14 +70,13 @@ def find_project(directory: str) -> str:
 
 
 def load_meta(project: str) -> dict:
-    with open(os.path.join(project, "kerasnac.json")) as f:
-        return json.load(f)
+    return RunDir(project).read_meta()
 
 
 def load_table(project: str):
     import pandas as pd
 
-    path = os.path.join(project, "trials.csv")
+    path = RunDir(project).file(RunDir.TRIALS)
     if not os.path.isfile(path):
         raise NotFound(f"{project}: no finished trial yet (no trials.csv). Run `kerasnac report` again later.")
     df = pd.read_csv(path, dtype={"trial_id": str, "baseline": str, "reason": str}, keep_default_na=True)
@@ -141,14 +141,14 @@ def load_trial_model(project: str, trial_id: str):
     match = [t for t in ids if t == trial_id or (t.isdigit() and trial_id.isdigit() and int(t) == int(trial_id))]
     if not match:
         raise NotFound(f"{project}: no trial {trial_id!r}; trials: {', '.join(ids) or 'none'}.")
-    tdir = os.path.join(project, f"trial_{match[0]}")
+    tdir = RunDir(project).trial_dir(match[0])
     trial = kt.engine.trial.Trial.load(os.path.join(tdir, "trial.json"))
     weights = os.path.join(tdir, WEIGHTS_FILE)
     if str(trial.status) != "COMPLETED" or not os.path.isfile(weights):
         raise NotFound(f"trial {match[0]} is {trial.status} and has no trained weights; export a completed trial "
                        "(see `kerasnac report`).")
     meta = load_meta(project)
-    space = SearchSpace.from_dict(meta["space"], source=os.path.join(project, "kerasnac.json"))
+    space = SearchSpace.from_dict(meta["space"], source=RunDir(project).meta_path)
     space.label_mode = meta.get("label_mode", space.label_mode)  # integer labels: sparse loss
     model = space.build(trial.hyperparameters)
     model.load_weights(weights)

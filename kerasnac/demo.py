@@ -48,9 +48,9 @@ def main(argv=None):
                       project_name="jets_demo", seed=args.seed, overwrite=True,
                       local_search=kn.LocalSearch(top_k=args.top_k, hpo_trials=args.hpo_trials, bits=bits,
                                                   prune=kn.Pruning(args.prune_to, steps=2, epochs_per_step=2)),
-                      callbacks=callbacks)
+                      post_search=callbacks)
     start = time.perf_counter()
-    nac.fit(xt, yt, validation_data=(xv, yv), epochs=args.epochs, batch_size=256)
+    nac.search(xt, yt, validation_data=(xv, yv), epochs=args.epochs, batch_size=256)
     print(f"\npipeline took {time.perf_counter() - start:.0f} s\n")
     nac.summary()
     path = os.path.join(nac.project_dir, "pareto.png")

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from . import _data, _rundir, costs, distributed, objectives as _objectives, results
+from ._deprecation import renamed
 from ._keras import kt
 from ._tuner import FAILURE_FILE, NACTuner
+from ._rundir import RunDir
 from .errors import ConfigError
 from .objectives import Objective
 from .oracle import ConsecutiveFailuresError, Constraint, ParetoOracle
@@ -38,14 +40,17 @@ class KerasNAC:
         baselines: ``True`` enqueues the space's baselines as the first trials; a dict
             ``{name: config}`` adds more; ``False`` skips them.
         cost_options: passed to the cost model, e.g. ``{"input_bits": 16, "reuse_factor": 1}``.
-        fit_callbacks: extra Keras callbacks for every trial's ``fit`` (e.g. EarlyStopping).
         local_search: a :class:`kerasnac.LocalSearch`; after the global search its best
             candidates get training-HPO, QAT at several precisions and pruning.
-        callbacks: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
+        post_search: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
             ``HLS4MLExport``), applied to the final models (the local stage's variants, or the
-            global front when there is no local stage).
-        callbacks_on: ``"front"`` (default) runs the callbacks on the final Pareto front only;
-            ``"all"`` on every final model.
+            global front when there is no local stage). Keras callbacks for every trial's ``fit``
+            go to :meth:`search` (``callbacks=``), as in keras-tuner.
+        post_search_on: ``"front"`` (default) runs the post-search callbacks on the final Pareto
+            front only; ``"all"`` on every final model.
+        fit_callbacks, callbacks, callbacks_on: the names of ``search(callbacks=...)``,
+            ``post_search`` and ``post_search_on`` before 0.2; they still work, with a
+            DeprecationWarning.
         strategy: ``"evolution"`` (the NSGA-II global search) or ``"gradient"``: a single-shot
             supernet search (:class:`kerasnac.gradient.GradientSearch`) whose derived model then
             goes through the same local stage, callbacks and final table.
@@ -63,16 +68,17 @@ class KerasNAC:
     Example:
         >>> space = SearchSpace.from_yaml("jets_mlp")                        # doctest: +SKIP
         >>> nac = KerasNAC(space, ["val_accuracy", "bops"], max_trials=20)    # doctest: +SKIP
-        >>> nac.fit(x, y, validation_data=(xv, yv), epochs=5)                 # doctest: +SKIP
+        >>> nac.search(x, y, validation_data=(xv, yv), epochs=5)              # doctest: +SKIP
         >>> nac.pareto_front()                                               # doctest: +SKIP
     """
 
     def __init__(self, space: SearchSpace, objectives=("val_accuracy", "bops"), max_trials: int = 30, *,
                  population_size: int = 20, constraints=None, directory: str = "runs",
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
-                 cost_options: dict | None = None, fit_callbacks=(), max_consecutive_failed_trials: int = 10,
-                 local_search=None, callbacks=(), callbacks_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, screening=True, fidelity=None, verbose: int = 1):
+                 cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
+                 local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
+                 gradient: dict | None = None, screening=True, fidelity=None, verbose: int = 1,
+                 fit_callbacks=None, callbacks=None, callbacks_on=None):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -90,19 +96,26 @@ class KerasNAC:
         if local_search is not None and not isinstance(local_search, LocalSearch):
             raise ConfigError(f"local_search must be a kerasnac.LocalSearch, got {type(local_search).__name__}.")
         self.local_search = local_search
-        self.callbacks = list(callbacks)
-        if callbacks_on not in ("front", "all"):
-            raise ConfigError(f"callbacks_on must be 'front' or 'all', got {callbacks_on!r}.")
-        self.callbacks_on = callbacks_on
+        post_search = renamed("KerasNAC", "callbacks", callbacks, "post_search", post_search)
+        post_search_on = renamed("KerasNAC", "callbacks_on", callbacks_on, "post_search_on", post_search_on)
+        self.post_search = list(post_search)
+        if post_search_on not in ("front", "all"):
+            arg = "post_search_on" if callbacks_on is None else "callbacks_on"
+            raise ConfigError(f"{arg} must be 'front' or 'all', got {post_search_on!r}.")
+        self.post_search_on = post_search_on
         if strategy not in ("evolution", "gradient"):
             raise ConfigError(f"strategy must be 'evolution' or 'gradient', got {strategy!r}.")
         self.strategy, self.gradient_options = strategy, dict(gradient or {})
         self.gradient_search = None
-        for cb in self.callbacks:
+        for cb in self.post_search:
             if not isinstance(cb, Callback):
-                raise ConfigError(f"callbacks must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}.")
+                arg = "post_search" if callbacks is None else "callbacks"
+                raise ConfigError(f"{arg} must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}"
+                                  + (" (a Keras callback for every trial goes to search(callbacks=[...]))"
+                                     if hasattr(cb, "set_model") else "") + ".")
         self._final_rows: list[dict] = []
-        self.fit_callbacks = list(fit_callbacks)
+        #: Keras callbacks of every trial's fit (search(callbacks=...) replaces them)
+        self.fit_callbacks = list(renamed("KerasNAC", "fit_callbacks", fit_callbacks, "search(callbacks=...)", ()))
         known = set(space.metric_names) | set(costs.available_costs()) | {o.name for o in self.objectives}
         try:
             self.constraints = [c if isinstance(c, Constraint) else Constraint.parse(c) for c in (constraints or [])]
@@ -115,6 +128,7 @@ class KerasNAC:
         self.population_size = population_size
         _rundir.check_project_name(project_name)
         self.project_dir = os.path.join(directory, project_name)
+        self.run_dir = _rundir.RunDir(self.project_dir)
         # "single", or keras-tuner's gRPC "chief" (holds the oracle) / "worker" (runs trials)
         self.role = distributed.role()
         _check_writable(directory)
@@ -124,7 +138,7 @@ class KerasNAC:
         _rundir.claim(self.project_dir, "search")
         self._stored_meta = None
         if not (overwrite and self.role == "worker"):
-            self._stored_meta = self._check_resume_compatible()
+            self._stored_meta = self.run_dir.check_resume(self._meta())
         if self._stored_meta and self._stored_meta.get("label_mode"):
             self.space.label_mode = self._stored_meta["label_mode"]  # models rebuilt before fit() compile right
         self.oracle = ParetoOracle(
@@ -174,42 +188,12 @@ class KerasNAC:
     def _start_run(self, fingerprint: dict):
         """Refuse to add trials to a search made with other settings; then record this run's."""
         old = (self._stored_meta or {}).get("fingerprint")
-        n_old = len(self.oracle.trials)
-        if old is not None and n_old and old != fingerprint:
-            changes = "; ".join(_rundir.fingerprint_changes(old, fingerprint))
-            raise ConfigError(
-                f"{self.project_dir} holds {n_old} trials made with other settings ({changes}). Their results "
-                "cannot be compared with new trials: rerun with the settings of that search, give another "
-                "project_name= to start a new search, or pass overwrite=True to replace this one.")
+        self.run_dir.check_fingerprint(old, fingerprint, len(self.oracle.trials))
         self._write_meta(fingerprint)
 
-    def _check_resume_compatible(self):
-        path = os.path.join(self.project_dir, "kerasnac.json")
-        if not os.path.isfile(path):
-            return None
-        with open(path) as f:
-            old = json.load(f)
-        new = json.loads(json.dumps(self._meta(), default=str))
-        checks = (("objectives", "objectives"), ("hyperparameters", "search space"),
-                  ("space", "search space"), ("population_size", "population_size"), ("seed", "seed"))
-        for key, what in checks:
-            if key in old and old.get(key) != new.get(key):
-                if key == "space":
-                    diff = sorted(k for k in set(old[key]) | set(new[key]) if old[key].get(k) != new[key].get(k))
-                    shown = f"its entries {diff} differ"
-                else:
-                    shown = f"{old.get(key)} vs {new.get(key)}"
-                raise ConfigError(
-                    f"{self.project_dir} holds a search with different {what} ({shown}). Resuming would mix "
-                    "incomparable trials: resume with the same settings, use another project_name, or pass "
-                    "overwrite=True to start over."
-                )
-        return old
-
     def _write_meta(self, fingerprint: dict):
-        os.makedirs(self.project_dir, exist_ok=True)
         meta = {**self._meta(), "fingerprint": fingerprint}
-        _rundir.atomic_write_json(os.path.join(self.project_dir, "kerasnac.json"), meta)
+        self.run_dir.write_meta(meta)
         self._stored_meta = meta
 
     def _enqueue_baselines(self, baselines):
@@ -224,21 +208,34 @@ class KerasNAC:
                 self.oracle.enqueue(values, name=name)
 
     # ------------------------------------------------------------------ search
-    def fit(self, x, y=None, *, validation_data=None, validation_split: float = 0.2, epochs: int = 5,
-            batch_size: int = 256):
-        """Run the global search (or continue it up to ``max_trials``).
+    def search(self, x, y=None, *, validation_data=None, validation_split: float = 0.2, epochs: int = 5,
+               batch_size: int = 256, callbacks=None):
+        """Run the global search (or continue it up to ``max_trials``), then the local stage and the
+        post-search callbacks.
 
         ``x``/``y`` are numpy arrays (validated against the space before any training) or a
         batched ``tf.data.Dataset`` of ``(x, y)`` with ``validation_data`` as a Dataset.
+        ``callbacks`` are Keras callbacks for every trial's ``fit`` (e.g. ``EarlyStopping``), as in
+        keras-tuner's ``Tuner.search``; they are not part of the run's fingerprint, so a logger or
+        a timer never blocks a resume.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be an integer >= 1, got {epochs!r}.")
+        if callbacks is not None:
+            from ._keras import keras
+
+            bad = [type(c).__name__ for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
+            if bad:
+                raise ConfigError(f"search(callbacks=...) takes Keras callbacks for every trial, got {', '.join(bad)}"
+                                  "; kerasnac post-search callbacks (HLS4MLExport, ...) go to "
+                                  "KerasNAC(post_search=[...]).")
+            self.fit_callbacks = list(callbacks)
         if self.strategy == "gradient":
             return self._fit_gradient(x, y, validation_data, validation_split, epochs, batch_size)
-        train, val, mode, val_arrays = _data.make_datasets(self.space, x, y, validation_data, validation_split,
-                                                           batch_size, self.seed)
-        if mode != "regression":
-            self.space.label_mode = mode
+        data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
+        if data.mode != "regression":
+            self.space.label_mode = data.mode
+        train, val, val_arrays = data.train(), data.val(), data.validation
         if self.role != "worker":  # the data are valid: the search really starts (kerasnac.json)
             self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
         if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
@@ -255,29 +252,31 @@ class KerasNAC:
             self._write_results()
         if self.oracle.stop_message is not None:  # a chief stops its workers and raises afterwards
             raise ConsecutiveFailuresError(self.oracle.stop_message)
-        if self.local_search is not None or self.callbacks:
-            if isinstance(x, np.ndarray) or not hasattr(x, "element_spec"):
-                self._final_stage(x, y, validation_data, validation_split, epochs, batch_size)
+        if self.local_search is not None or self.post_search:
+            if data.has_arrays:
+                self._final_stage(data, epochs)
             else:
                 print("kerasnac: the local stage and callbacks need numpy arrays; skipped for tf.data input.")
-        for cb in self.callbacks:
+        for cb in self.post_search:
             cb.on_search_end(self)
         return self
+
+    def fit(self, x, y=None, **kwargs):
+        """The same as :meth:`search` (kerasnac's name for it before 0.2)."""
+        return self.search(x, y, **kwargs)
 
     # ------------------------------------------------------------------ local stage and callbacks
     def _fit_gradient(self, x, y, validation_data, validation_split, epochs, batch_size):
         """``strategy="gradient"``: supernet search, derive, then the usual final stage."""
         from .gradient import GradientSearch
 
-        x, y, mode = _data.check_arrays(self.space, x, y)
-        if validation_data is None:
-            (x, y), validation_data = _data.split(x, y, validation_split, self.seed)
-        else:
-            xv, yv, _ = _data.check_arrays(self.space, *validation_data, what="x_val")
-            validation_data = (xv, yv)
-        if mode != "regression":
-            self.space.label_mode = mode
-        self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
+        if x is not None and hasattr(x, "element_spec"):
+            raise ConfigError("strategy='gradient' needs numpy arrays (x, y), not a tf.data.Dataset.")
+        data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
+        fingerprint = self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size)
+        if data.mode != "regression":
+            self.space.label_mode = data.mode
+        self._start_run(fingerprint)
         opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": self.cost_options, "seed": self.seed,
                 "verbose": self.verbose, **self.gradient_options}
         if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
@@ -287,26 +286,19 @@ class KerasNAC:
             if budget:
                 opts["budget"] = budget
         gs = self.gradient_search = GradientSearch(self.space, **opts)
-        gs.fit(x, y, validation_data=validation_data)
+        gs.fit(data)
         model = gs.derive()
         lineage = {"trial_id": "gradient", "architecture": self._describe(gs.values)}
-        self._final_stage(x, y, validation_data, validation_split, epochs, batch_size,
-                          candidates=[("grad", lineage, lambda: model)])
-        for cb in self.callbacks:
+        self._final_stage(data, epochs, candidates=[("grad", lineage, lambda: model)])
+        for cb in self.post_search:
             cb.on_search_end(self)
         return self
 
-    def _final_stage(self, x, y, validation_data, validation_split, epochs, batch_size, candidates=None):
-        from .local import LocalData, final_table
-        from .local._stage import _row
+    def _final_stage(self, data, epochs, candidates=None):
+        """The local stage and the post-search callbacks on the run's prepared :class:`~kerasnac._data.Data`."""
+        from .local import final_table, model_row
 
-        if validation_data is None:
-            (x, y), (xv, yv) = _data.split(np.asarray(x, "float32"), np.asarray(y), validation_split, self.seed)
-        else:
-            xv, yv = validation_data
-        data = LocalData(np.asarray(x, "float32"), np.asarray(y), np.asarray(xv, "float32"), np.asarray(yv),
-                         seed=self.seed, batch_size=batch_size)
-        directory = os.path.join(self.project_dir, "final")
+        directory = self.run_dir.file(RunDir.FINAL_DIR)
         extra = {o.name: o.compute for o in self.objectives if o.fn}
         metric = next((o for o in self.objectives if o.name.startswith("val_")), None)
         monitor, direction = (metric.name, metric.direction) if metric else ("val_loss", "min")
@@ -323,24 +315,24 @@ class KerasNAC:
                                                     monitor=monitor, direction=direction, epochs=epochs,
                                                     extra_metrics=extra, log=print if self.verbose else (lambda *a: None))
                 else:
-                    rows = [_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data, directory=directory,
+                    rows = [model_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data, directory=directory,
                                  extra_metrics=extra)]
             except Exception as e:  # one candidate never stops the others
-                from .local._stage import _error_row
+                from .local import error_row
 
-                rows = [_error_row(cid, {**lineage, "stage": "final"}, e)]
+                rows = [error_row(cid, {**lineage, "stage": "final"}, e)]
             self._final_rows.extend(rows)
-            results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
-        if self.callbacks:
-            from .local._stage import apply_callbacks
+            results.write_csv_atomic(self.final_front(), self.run_dir.file(RunDir.FINAL))
+        if self.post_search:
+            from .local import apply_callbacks
 
             ranked = final_table(self._final_rows, self._final_objectives(), self.constraints).to_dict("records")
             if self.verbose:
-                n = sum(1 for r in ranked if r.get("on_front")) if self.callbacks_on == "front" else len(ranked)
-                print(f"kerasnac: callbacks ({', '.join(cb.name for cb in self.callbacks)}) on {n} final models")
-            self._final_rows = apply_callbacks(ranked, self.callbacks, data, self.space.task,
-                                               self.callbacks_on == "front", log=print if self.verbose else (lambda *a: None))
-            results.write_csv_atomic(self.final_front(), os.path.join(self.project_dir, "final.csv"))
+                n = sum(1 for r in ranked if r.get("on_front")) if self.post_search_on == "front" else len(ranked)
+                print(f"kerasnac: callbacks ({', '.join(cb.name for cb in self.post_search)}) on {n} final models")
+            self._final_rows = apply_callbacks(ranked, self.post_search, data, self.space.task,
+                                               self.post_search_on == "front", log=print if self.verbose else (lambda *a: None))
+            results.write_csv_atomic(self.final_front(), self.run_dir.file(RunDir.FINAL))
 
     def _global_candidates(self):
         """``(candidate_id, lineage, load_model)`` of the global trials the final stage refines."""
@@ -379,7 +371,7 @@ class KerasNAC:
     # ------------------------------------------------------------------ distributed bookkeeping
     def _worker_log(self, trial, event: str):
         """A worker appends one JSON line per trial event to ``workers/<tuner id>.jsonl``."""
-        path = os.path.join(self.project_dir, "workers", f"{distributed.tuner_id()}.jsonl")
+        path = self.run_dir.worker_log(distributed.tuner_id())
         os.makedirs(os.path.dirname(path), exist_ok=True)
         rec = {"trial_id": trial.trial_id, "event": event, "status": str(trial.status), "time": time.time(),
                "pid": os.getpid()}
@@ -395,7 +387,7 @@ class KerasNAC:
 
     def _recover_worker_failure(self, trial):
         if trial.message is None and str(trial.status) != "COMPLETED":
-            path = os.path.join(self.project_dir, f"trial_{trial.trial_id}", FAILURE_FILE)
+            path = os.path.join(self.run_dir.trial_dir(trial.trial_id), FAILURE_FILE)
             if os.path.isfile(path):
                 with open(path) as f:
                     trial.message = f.read()
@@ -420,8 +412,8 @@ class KerasNAC:
     def _write_results(self) -> pd.DataFrame:
         df = self.trials_dataframe()
         if not df.empty:
-            results.write_csv_atomic(df, os.path.join(self.project_dir, "trials.csv"))
-            results.write_csv_atomic(df[df["on_front"]], os.path.join(self.project_dir, "pareto_front.csv"))
+            results.write_csv_atomic(df, self.run_dir.file(RunDir.TRIALS))
+            results.write_csv_atomic(df[df["on_front"]], self.run_dir.file(RunDir.FRONT))
         return df
 
     # ------------------------------------------------------------------ results
@@ -451,14 +443,46 @@ class KerasNAC:
         return results.plot_pareto(self.trials_dataframe(), self.objectives, path=path)
 
     def best_trials(self, n: int = 1):
+        """The ``n`` best trials in Pareto order (rank, then crowding; no summed score)."""
         return self.oracle.get_best_trials(n)
 
-    def best_models(self, n: int = 1):
-        """Compiled tf_keras QKeras models of the ``n`` best trials in Pareto order, with their weights."""
-        return [self.tuner.load_model(t) for t in self.best_trials(n)]
+    def get_best_models(self, num_models: int = 1):
+        """Compiled tf_keras QKeras models of the ``num_models`` best trials in Pareto order, with their
+        weights (keras-tuner's ``Tuner.get_best_models``)."""
+        return [self.tuner.load_model(t) for t in self.best_trials(num_models)]
 
-    def summary(self, print_fn=print) -> str:
-        """A short readable report of the search."""
+    def get_best_hyperparameters(self, num_trials: int = 1):
+        """``kt.HyperParameters`` of the ``num_trials`` best trials in Pareto order; build a model from one
+        with ``space.build(hp)`` (keras-tuner's ``Tuner.get_best_hyperparameters``)."""
+        return [t.hyperparameters for t in self.best_trials(num_trials)]
+
+    def best_models(self, n: int = 1):
+        """The same as :meth:`get_best_models`."""
+        return self.get_best_models(n)
+
+    def results_summary(self, num_trials: int = 10, print_fn=print) -> str:
+        """keras-tuner's ``results_summary``, as a Pareto view: the trials of the front (at most
+        ``num_trials``) with every objective, the constraints and the failures; no summed score."""
+        return self.summary(print_fn=print_fn, num_trials=num_trials)
+
+    def search_space_summary(self, print_fn=print) -> str:
+        """The searched hyperparameters with their choices, the objectives and the constraints."""
+        hps = self.space.hyperparameters().space
+        lines = [f"Search space: {len(hps)} hyperparameters",
+                 "objectives: " + ", ".join(f"{o.name} ({o.direction})" for o in self.objectives)]
+        if self.constraints:
+            lines.append("constraints: " + ", ".join(str(c) for c in self.constraints))
+        for hp in hps:
+            cfg = hp.get_config()
+            shown = cfg.get("values") or {k: cfg[k] for k in ("min_value", "max_value", "step") if k in cfg}
+            lines.append(f"  {hp.name} ({type(hp).__name__}): {shown}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def summary(self, print_fn=print, num_trials: int | None = None) -> str:
+        """A short readable report of the search: the Pareto front (at most ``num_trials`` rows)."""
         df = self.trials_dataframe()
         n_done = int((df["status"] == "COMPLETED").sum()) if not df.empty else 0
         lines = [f"kerasnac search '{self.project_dir}': {len(df)} trials, {n_done} completed, "
@@ -470,8 +494,10 @@ class KerasNAC:
         if not front.empty:
             cols = ["trial_id", "architecture"] + [o.name for o in self.objectives]
             extra = [c for c in ("params", "bops", "lut", "dsp") if c in front and c not in cols]
-            lines.append(f"Pareto front ({len(front)} trials):")
-            lines.append(front[cols + extra].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            shown = front if num_trials is None else front.head(num_trials)
+            lines.append(f"Pareto front ({len(front)} trials" + (f", {len(shown)} shown" if len(shown) < len(front)
+                                                                else "") + "):")
+            lines.append(shown[cols + extra].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         failed = df[df["status"] != "COMPLETED"] if not df.empty else df
         if not failed.empty:
             common = failed["reason"].map(results.normalize_reason).value_counts()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-
 import numpy as np
 import pandas as pd
+
+from ._io import write_csv_atomic  # noqa: F401  (re-exported: callers write results through it)
 
 STATUS_ORDER = ("COMPLETED", "FAILED", "INVALID", "RUNNING", "IDLE", "STOPPED")
 
@@ -72,20 +71,6 @@ def _safe(fn, values):
         return fn(values)
     except Exception as e:  # a malformed trial must not break the table
         return f"<{type(e).__name__}>"
-
-
-def write_csv_atomic(df: pd.DataFrame, path: str) -> None:
-    """Write ``df`` to ``path`` via a temp file and rename, so a kill never leaves half a file."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _front_line(ax, xs, ys, x_dir, y_dir):

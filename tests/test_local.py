@@ -8,7 +8,7 @@ import kerasnac as kn
 from kerasnac._keras import custom_objects, keras
 from kerasnac.callbacks import Callback
 from kerasnac.local import LocalData, LocalSearch, MedianStopping, kernel_sparsity, local_search, requantize
-from kerasnac.local._prune import PruneSettings, prune
+from kerasnac.callbacks._prune import PruneSettings, prune
 
 
 def trained_mlp(jets, bits=6):

@@ -178,7 +178,7 @@ def h5_ready(model):
     if opt is None or len(set(names)) == len(names):
         return model
     from .._keras import custom_objects, keras
-    from ..local._compile import compile_like
+    from .._compile import compile_like
 
     with keras.utils.custom_object_scope(custom_objects()):
         clone = keras.models.clone_model(model)

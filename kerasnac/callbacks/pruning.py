@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from .. import costs
-from ..local._compile import compile_like, evaluate
-from ..local._data import LocalData
-from ..local._prune import PruneSettings, kernel_sparsity, prune
+from .._compile import compile_like, evaluate
+from .._data import Data as LocalData
+from ._prune import PruneSettings, kernel_sparsity, prune
 from ._base import Callback, register_callback
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import save_npz_atomic
 from ._jet_substructure import HLF_FEATURES, constituent_array, delta_phi, hlf_features
 
 CLASSES = ("g", "q", "w", "z", "t")
@@ -197,10 +198,7 @@ def _save_chunk(path, r) -> None:
     """Atomic write (temporary file + rename), so a killed run never leaves a half chunk behind."""
     path = Path(path)
     meta = {k: r[k] for k in ("cls", "seed", "events", "seconds")}
-    tmp = path.with_name(path.name + ".part.npz")
-    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)),
-                        **{k: v for k, v in r.items() if k not in meta})
-    os.replace(tmp, path)
+    save_npz_atomic(path, meta=np.array(json.dumps(meta)), **{k: v for k, v in r.items() if k not in meta})
 
 
 def generate_jets(n_per_class: int, out=None, seed: int = 0, classes=CLASSES, n_workers: int | None = None,
@@ -310,6 +308,4 @@ def save_jets(path, data, float16: bool = False, n_constituents: int | None = No
     if float16:
         arrays = {k: (v.astype(np.float16) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
         meta["stored_dtype"] = "float16"
-    tmp = Path(os.fspath(path) + ".part.npz")
-    np.savez_compressed(tmp, metadata=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    save_npz_atomic(path, metadata=np.array(json.dumps(meta)), **arrays)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 
+from .._compile import copy_weights  # noqa: F401  (re-exported)
 from .._keras import custom_objects, keras
 
 _WEIGHTED = ("QDense", "QConv1D", "QConv2D", "Dense", "Conv1D", "Conv2D")
@@ -95,18 +96,3 @@ def requantize(model, bits, activation_bits=None, keep=("head_softmax",)):
         new = keras.Model.from_config(config)
     copy_weights(model, new)
     return new
-
-
-def copy_weights(src, dst) -> int:
-    """Copy weights layer by layer (matched by name and shapes); return how many layers got them."""
-    n = 0
-    for layer in dst.layers:
-        try:
-            other = src.get_layer(layer.name)
-        except ValueError:
-            continue
-        w = other.get_weights()
-        if w and [a.shape for a in w] == [b.shape for b in layer.get_weights()]:
-            layer.set_weights(w)
-            n += 1
-    return n

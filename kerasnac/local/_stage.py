@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from .. import _pareto, _rundir, costs
+from .._deprecation import renamed
 from .._keras import keras
-from ..callbacks._base import Candidate
+from ..callbacks import Candidate, kernel_sparsity
 from ..results import write_csv_atomic
-from ._compile import compile_like, evaluate
+from .._compile import compile_like, evaluate
 from ._data import LocalData
 from ._hpo import TrainingSpace, fresh_copy, make_optimizer, schedule_callbacks, tune_training
-from ._prune import kernel_sparsity
 from ._qat import parse_bits, requantize
 
 
@@ -277,8 +277,9 @@ def final_table(rows: list[dict], objectives, constraints=()) -> pd.DataFrame:
 
 
 def local_search(model, data, *, local: LocalSearch | None = None, objectives=(("val_accuracy", "max"), ("bops", "min")),
-                 directory: str = "local_runs", candidate_id: str = "model", epochs: int = 5, callbacks=(),
-                 callbacks_on: str = "front", batch_size: int = 256, log=print) -> pd.DataFrame:
+                 directory: str = "local_runs", candidate_id: str = "model", epochs: int = 5, post_search=(),
+                 post_search_on: str = "front", batch_size: int = 256, log=print, callbacks=None,
+                 callbacks_on=None) -> pd.DataFrame:
     """Run the local stage on one trained, compiled model.
 
     Args:
@@ -287,12 +288,15 @@ def local_search(model, data, *, local: LocalSearch | None = None, objectives=((
         local: :class:`LocalSearch` settings.
         objectives: ``(name, direction)`` pairs for the final front; the first metric-type one
             (``val_*``) is what the HPO optimises.
-        callbacks, callbacks_on: post-search callbacks, run on the final front (``"front"``) or
-            on every variant (``"all"``).
+        post_search, post_search_on: post-search callbacks, run on the final front (``"front"``)
+            or on every variant (``"all"``); ``callbacks``/``callbacks_on`` are their names before
+            0.2 (deprecated).
 
     Returns:
         the table of all variants (``global``, ``hpo``, ``qat``, ``pruned``) with ``on_front``.
     """
+    callbacks = renamed("local_search", "callbacks", callbacks, "post_search", post_search)
+    callbacks_on = renamed("local_search", "callbacks_on", callbacks_on, "post_search_on", post_search_on)
     local = local or LocalSearch()
     data = data if isinstance(data, LocalData) else LocalData(*data, seed=local.seed, batch_size=batch_size)
     monitor, direction = next(((n, d) for n, d in objectives if n.startswith("val_")), ("val_loss", "min"))

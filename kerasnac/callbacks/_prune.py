@@ -25,7 +25,7 @@ import dataclasses
 import numpy as np
 
 from .._keras import custom_objects, keras, tfmot
-from ._qat import copy_weights
+from .._compile import copy_weights
 
 PRUNABLE = ("QDense", "QConv1D", "QConv2D", "Dense", "Conv1D", "Conv2D")
 
