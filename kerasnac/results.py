@@ -6,17 +6,15 @@ import re
 import numpy as np
 import pandas as pd
 
+from .errors import failure_reason
 from ._io import write_csv_atomic  # noqa: F401  (re-exported: callers write results through it)
 
 STATUS_ORDER = ("COMPLETED", "FAILED", "INVALID", "RUNNING", "IDLE", "STOPPED")
 
 
 def reason(message: str | None) -> str:
-    """The last meaningful line of a keras-tuner failure traceback."""
-    if not message:
-        return ""
-    lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+    """The last meaningful line of a keras-tuner failure traceback (:func:`kerasnac.errors.failure_reason`)."""
+    return failure_reason(message)
 
 
 #: parts of a failure reason that differ between trials failing for the same cause

@@ -7,7 +7,6 @@ import json
 import math
 import os
 import time
-import traceback
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ import pandas as pd
 from .. import _pareto, _rundir, costs
 from .._deprecation import renamed
 from .._keras import keras
+from ..errors import failure_reason
 from ..callbacks import Candidate, kernel_sparsity
 from ..results import write_csv_atomic
 from .._compile import compile_like, evaluate
@@ -191,8 +191,7 @@ def _fmt(settings: dict) -> str:
 
 
 def _error_row(cid, lineage, exc) -> dict:
-    msg = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
-    return {"candidate_id": cid, **lineage, "status": "FAILED", "error": msg[:300]}
+    return {"candidate_id": cid, **lineage, "status": "FAILED", "error": failure_reason(exc)}
 
 
 def _row(model, cid, lineage, *, data, directory, extra_metrics) -> dict:
@@ -240,8 +239,8 @@ def apply_callbacks(rows: list[dict], callbacks, data: LocalData, task: str, onl
             try:
                 row.update(cb.on_candidate(cand) or {})
             except Exception as e:
-                msg = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
-                row[f"{cb.name}_error"] = msg[:300]
+                msg = failure_reason(e)
+                row[f"{cb.name}_error"] = msg
                 row["callback_failed"] = ", ".join(filter(None, [row.get("callback_failed"), cb.name]))
                 log(f"  {row['candidate_id']}: callback {cb.name} failed: {msg[:200]}")
     return rows
