@@ -1,4 +1,4 @@
-"""Folders kerasnac writes: project names, the ownership marker, safe removal, atomic writes.
+"""Run folders: project names, the ownership marker, safe removal, one search's layout and resume checks.
 
 Every folder kerasnac creates for a search, a local stage or an hls4ml project gets a marker
 file (:data:`MARKER`). kerasnac removes or overwrites a folder only when it is empty or carries

@@ -103,3 +103,20 @@ def test_layers_are_disjoint(layer):
     names = dict(LAYERS)[layer]
     others = set().union(*(s for n, s in LAYERS if n != layer))
     assert not names & others
+
+
+def test_readme_layout_is_the_package_tree():
+    import importlib.util
+
+    path = ROOT.parent / "scripts" / "layout.py"
+    spec = importlib.util.spec_from_file_location("layout", path)
+    layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(layout)
+    shown = layout.readme_block((ROOT.parent / "README.md").read_text())
+    assert shown is not None, "README.md lost its layout markers"
+    assert shown == layout.tree(), "README's Layout is stale: run python scripts/layout.py --write"
+
+
+def test_every_module_says_what_it_is():
+    missing = [str(p.relative_to(ROOT)) for p, _ in _modules() if not ast.get_docstring(ast.parse(p.read_text()))]
+    assert not missing, f"modules without a docstring: {missing}"
