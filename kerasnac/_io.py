@@ -45,7 +45,11 @@ def atomic_write_json(path, obj) -> None:
 
 def write_csv_atomic(df, path) -> None:
     """A pandas DataFrame as CSV (no index)."""
-    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            df.to_csv(f, index=False)
+
+    atomic_write(path, write)
 
 
 def save_npz_atomic(path, **arrays) -> None:

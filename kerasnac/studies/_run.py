@@ -142,7 +142,13 @@ def run_gradient(name: str, *, quick: bool = False, directory: str = "case_study
         keras.utils.set_random_seed(seed)
         model = space.model_from_values(space.baselines[bname])
         ref[bname] = costs.evaluate(model)
-        model.fit(xt, yt, validation_data=(xv, yv), epochs=total_epochs, batch_size=study.batch_size, verbose=0)
+        # the baseline keeps its best epoch on the validation data (a large CNN overfits a few thousand showers:
+        # in a 20-epoch run without this its test MAE was 10% worse than after 14 epochs)
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, restore_best_weights=True)
+        hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=total_epochs, batch_size=study.batch_size, verbose=0,
+                         callbacks=[stop])
+        log(f"[{name}] baseline {bname}: best validation epoch {int(np.argmin(hist.history['val_loss'])) + 1} "
+            f"of {len(hist.history['val_loss'])}")
         rows += _baseline_rows(study, space, bname, model, local, b, (xt, yt, xv, yv),
                                os.path.join(directory, project + "_baselines", bname), command, xs, ys, monitor)
         log(f"[{name}] baseline {bname} ({ref[bname]['params']:.0f} params, {total_epochs} epochs) + local stage: "
