@@ -30,10 +30,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "KerasNAC": ".nac", "Objective": ".objectives", "ParetoOracle": ".oracle", "Constraint": ".oracle",
     "Screening": ".screening", "SuccessiveHalving": ".fidelity", "GradientSearch": ".gradient",
-    "NotRelaxableError": ".gradient", "LocalSearch": ".local", "local_search": ".local",
+    "LocalSearch": ".local", "local_search": ".local",
     "Pruning": ".callbacks.pruning", "load_model": ".callbacks.export",
     "Block": ".space", "SearchSpace": ".space", "register_block": ".space",
-    "KerasNACError": ".errors", "SpaceError": ".errors", "DataError": ".errors", "ConfigError": ".errors",
+    **{name: ".errors" for name in ("KerasNACError", "SpaceError", "DataError", "ConfigError", "UnknownCostError",
+                                    "NotRelaxableError", "ConsecutiveFailuresError", "HLS4MLExportError",
+                                    "KerasVersionError")},
 }
 _SUBMODULES = ("callbacks", "costs", "datasets", "local", "space", "studies", "gradient", "errors")
 

@@ -29,8 +29,7 @@ warnings.filterwarnings("ignore", message=r".*keras\.constraints\.serialize\(\)"
 warnings.filterwarnings("ignore", message=r".*initializer \w+ is unseeded", category=UserWarning)
 
 
-class KerasVersionError(ImportError):
-    """TensorFlow was imported with Keras 3 before kerasnac could select Keras 2."""
+from .errors import KerasVersionError  # noqa: E402  (errors imports nothing)
 
 
 def _check_not_keras3() -> None:

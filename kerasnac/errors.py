@@ -1,20 +1,51 @@
-"""Errors raised for bad user input. Each message names the input and the fix."""
+"""Every error class kerasnac raises on purpose, all subclasses of :class:`KerasNACError`.
+
+Each message names the input and the fix. The input errors are also ``ValueError`` (and the
+others the built-in class they always were), so existing ``except ValueError`` code keeps working.
+"""
 
 
-class KerasNACError(ValueError):
-    """Base class of kerasnac's input errors."""
+class KerasNACError(Exception):
+    """Base class of every error kerasnac raises on purpose (``except kn.KerasNACError`` catches them all)."""
 
 
-class SpaceError(KerasNACError):
+class SpaceError(KerasNACError, ValueError):
     """A search space (Python or YAML) is malformed."""
 
 
-class DataError(KerasNACError):
+class DataError(KerasNACError, ValueError):
     """Training or validation data do not fit the space or contain invalid values."""
 
 
-class ConfigError(KerasNACError):
+class ConfigError(KerasNACError, ValueError):
     """An argument of KerasNAC (objectives, budgets, paths, ...) is invalid."""
+
+
+class UnknownCostError(KerasNACError, KeyError, ValueError):
+    """A cost name that is not registered. The message lists the registered names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NotRelaxableError(SpaceError):
+    """A choice of the space that the gradient search cannot relax (fix it with ``fixed={...}``)."""
+
+
+class ConsecutiveFailuresError(KerasNACError, RuntimeError):
+    """Too many trials failed in a row; the message names the most common cause."""
+
+
+class HLS4MLExportError(KerasNACError, RuntimeError):
+    """hls4ml could not convert, compile, simulate or synthesize a candidate (``stage`` says which)."""
+
+    def __init__(self, message: str, stage: str):
+        super().__init__(message)
+        self.stage = stage
+
+
+class KerasVersionError(KerasNACError, ImportError):
+    """TensorFlow was imported with Keras 3 before kerasnac could select Keras 2."""
 
 
 def failure_reason(failure, limit: int = 300) -> str:
@@ -29,3 +60,7 @@ def failure_reason(failure, limit: int = 300) -> str:
         failure = "".join(traceback.format_exception_only(type(failure), failure))
     lines = [ln.strip() for ln in str(failure).strip().splitlines() if ln.strip()]
     return lines[-1][:limit] if lines else ""
+
+
+__all__ = ["KerasNACError", "SpaceError", "DataError", "ConfigError", "UnknownCostError", "NotRelaxableError",
+           "ConsecutiveFailuresError", "HLS4MLExportError", "KerasVersionError", "failure_reason"]

@@ -17,16 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import UnknownCostError  # noqa: F401  (raised here; defined with every error class)
 from ._table import layer_table
 
 DIRECTIONS = ("min", "max")
 
 
-class UnknownCostError(KeyError, ValueError):
-    """A cost name that is not registered. The message lists the registered names."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
