@@ -32,9 +32,9 @@ EPOCHS = None
 N = None"""
 
 HOW = """`kn.studies.run` is the whole pipeline in about 40 lines of public API (read its source):
-`KerasNAC(space, objectives, max_trials, population_size=20).fit(...)` with the space's baselines
+`KerasNAC(space, objectives, max_trials, population_size=20).search(...)` with the space's baselines
 enqueued as the first trials; `KerasNAC(..., local_search=kn.LocalSearch(trial_ids=best searched
-trials, hpo_trials, bits, prune=kn.Pruning(...)), callbacks=[kn.callbacks.HLS4MLExport()])` for the
+trials, hpo_trials, bits, prune=kn.Pruning(...)), post_search=[kn.callbacks.HLS4MLExport()])` for the
 local stage and the C simulation; then `kn.local_search(baseline_model, ...)` with the **same**
 settings for every baseline, and each model scored once on the test split."""
 
