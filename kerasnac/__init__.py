@@ -16,12 +16,12 @@ from .gradient import GradientSearch, NotRelaxableError
 from .local import LocalSearch, local_search
 from .nac import KerasNAC
 from .objectives import Objective
-from .oracle import Constraint, ParetoOracle
+from .evolution import Constraint, ParetoOracle, ParetoSearch
 from .screening import Screening
 from .fidelity import SuccessiveHalving
 from .space import Block, SearchSpace, register_block
 
 __version__ = "0.1.0"
 
-__all__ = ["Screening", "SuccessiveHalving", "GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "Constraint", "Block", "register_block",
+__all__ = ["Screening", "SuccessiveHalving", "GradientSearch", "NotRelaxableError", "load_model", "KerasNAC", "LocalSearch", "local_search", "Pruning", "callbacks", "local", "SearchSpace", "Objective", "ParetoOracle", "ParetoSearch", "Constraint", "Block", "register_block",
            "costs", "datasets", "space", "studies", "KerasNACError", "SpaceError", "DataError", "ConfigError"]
