@@ -258,8 +258,9 @@ def constraint_violation(constraints: Iterable[Constraint], metrics: Mapping) ->
     The rule for a missing metric, the same in every place kerasnac ranks (the global search, its
     rungs, the final table): a constraint whose metric is absent from ``metrics``, ``None``, not a
     number, NaN or infinite counts as an **infinite** violation, so the record is infeasible and
-    ranks behind every feasible one (constraint-domination). A search that cannot tell whether a
-    model meets a constraint never puts that model on the front.
+    ranks behind every feasible one (constraint-domination). A model of which kerasnac cannot tell
+    whether it meets a constraint is never on a front. (A completed global trial lacking such a
+    metric is, before that, an invalid trial that the oracle does not rank at all.)
 
     >>> cs = [Constraint.parse("lut <= 100"), Constraint.parse("acc >= 0.5")]
     >>> constraint_violation(cs, {"lut": 120.0, "acc": 0.5}), constraint_violation(cs, {"lut": 50.0})
