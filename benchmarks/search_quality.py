@@ -4,8 +4,8 @@
     python benchmarks/search_quality.py --task bragg --seeds 0 1 2 --trials 40
 
 All three methods search the SAME ``SearchSpace.hyperparameters()`` (with its conditions) and train
-every trial with the SAME code (kerasnac's ``NACTuner.run_trial``: same tf.data pipelines, epochs,
-batch size, per-trial seed, ``costs.evaluate``). Only the proposer differs:
+every trial with the SAME code (``kerasnac.ParetoSearch.run_trial``: same tf.data pipelines, epochs,
+batch size, per-trial seed, ``costs.evaluate``). Only the proposer (the oracle) differs:
 
 * ``kerasnac``: ``KerasNAC`` (its ``ParetoOracle``, NSGA-II), baselines off;
 * ``random``: keras-tuner ``RandomSearchOracle`` (what AutoQKeras / keras-tuner users get);
@@ -147,26 +147,11 @@ def _suggest(ot, hp):
     raise TypeError(f"unsupported hyperparameter {type(hp).__name__} {hp.name}")
 
 
-class _Shim:
-    """The few KerasNAC attributes NACTuner.run_trial reads, for the non-kerasnac oracles."""
-
-    def __init__(self, objectives, seed, record):
-        self.objectives, self.seed, self.fit_callbacks, self.cost_options = objectives, seed, [], {}
-        self._record = record
-
-    def _on_trial_begin(self, trial):
-        pass
-
-    def _on_trial_end(self, trial):
-        self._record(trial)
-
-
 # ---------------------------------------------------------------------------- one run
 def run_method(method, task, seed, args, data_seed=0):
     import kerasnac as kn
     from kerasnac import _data, objectives as _objectives
     from kerasnac._keras import kt
-    from kerasnac._tuner import NACTuner
 
     space, objectives, metric, to_min, (xt, yt), (xv, yv) = make_task(task, args.samples, data_seed, args.source)
     rows, t0 = [], [None]
@@ -190,8 +175,7 @@ def run_method(method, task, seed, args, data_seed=0):
                           screening=kn.Screening(candidates=args.candidates) if screen else None,
                           fidelity=kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta) if mf else None,
                           verbose=0)
-        orig = nac._on_trial_end
-        nac._on_trial_end = lambda trial: (record(trial), orig(trial))
+        nac.tuner.trial_end_hooks.insert(0, record)  # before KerasNAC's own (results table)
         t0[0] = time.perf_counter()
         nac.fit(xt, yt, validation_data=(xv, yv), epochs=args.epochs, batch_size=args.batch_size)
     else:
@@ -209,13 +193,14 @@ def run_method(method, task, seed, args, data_seed=0):
         # a run of this benchmark replaces its own earlier run, never a folder it did not make
         _rundir.remove(os.path.join(directory, project), directory)
         _rundir.claim(os.path.join(directory, project), "benchmark run")
-        tuner = NACTuner(oracle, space, _Shim(objs, seed, record), directory=directory, project_name=project,
-                         overwrite=False)
+        # the same tuner KerasNAC uses, driven directly: another oracle, the same training and costs
+        tuner = kn.ParetoSearch(space, objective=objs, oracle=oracle, seed=seed, cost_fn=kn.costs.evaluate,
+                                on_trial_end=record, directory=directory, project_name=project, overwrite=False)
         train, val, mode, val_arrays = _data.make_datasets(space, xt, yt, (xv, yv), 0.2, args.batch_size, seed)
         if mode != "regression":
             space.label_mode = mode
         t0[0] = time.perf_counter()
-        tuner.search(train, val, args.epochs, val_arrays, verbose=0)
+        tuner.search(train, validation_data=val, epochs=args.epochs, objective_data=val_arrays, verbose=0)
     return rows, to_min
 
 

@@ -3,7 +3,7 @@
     python benchmarks/trial_phases.py [--samples 30000] [--models 4] [--space jets_mlp]
 
 Builds ``--models`` random architectures of the shipped jets space and times each phase of a
-3-epoch training, as ``NACTuner.run_trial`` does it (one tf.data pipeline, ``fit`` per rung).
+3-epoch training, as ``ParetoSearch.run_trial`` does it (one tf.data pipeline, ``fit`` per rung).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it (imported on first access)
 _EXPORTS = {
-    "KerasNAC": ".nac", "Objective": ".objectives", "ParetoOracle": ".oracle", "Constraint": ".oracle",
+    "KerasNAC": ".nac", "Objective": ".objectives", "ParetoOracle": ".evolution", "Constraint": ".evolution",
+    "ParetoSearch": ".evolution",
     "Screening": ".screening", "SuccessiveHalving": ".fidelity", "GradientSearch": ".gradient",
     "LocalSearch": ".local", "local_search": ".local",
     "Pruning": ".callbacks.pruning", "load_model": ".callbacks.export",
@@ -37,7 +38,7 @@ _EXPORTS = {
                                     "NotRelaxableError", "ConsecutiveFailuresError", "HLS4MLExportError",
                                     "KerasVersionError")},
 }
-_SUBMODULES = ("callbacks", "costs", "datasets", "local", "space", "studies", "gradient", "errors")
+_SUBMODULES = ("callbacks", "costs", "datasets", "local", "space", "studies", "gradient", "errors", "evolution")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 

@@ -24,7 +24,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+import math
+import re
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -187,5 +190,84 @@ def hypervolume_2d(F, ref) -> float:
     return float(hv)
 
 
-__all__ = ["to_minimization", "nondominated_sort", "crowding_distance", "rank_and_crowding",
+# ---------------------------------------------------------------------------------- constraints
+@dataclasses.dataclass(frozen=True)
+class Constraint:
+    """``metric op bound`` with ``op`` in ``{"<=", ">="}``, read from the trial metrics.
+
+    ``violation(value)`` is 0 when satisfied, else the distance to ``bound`` divided by
+    ``|bound|`` (by 1 when ``bound == 0``), so constraints of different scales add up fairly.
+    A value that is missing (``None``), not a number, NaN or infinite is an infinite violation
+    (see :func:`constraint_violation`).
+
+    >>> c = Constraint.parse("lut <= 50000")
+    >>> c.violation(40000.0), c.violation(60000.0), c.violation(None)
+    (0.0, 0.2, inf)
+    """
+
+    metric: str
+    op: str
+    bound: float
+
+    _PATTERN = re.compile(r"^\s*([^\s<>=]+)\s*(<=|>=)\s*(\S+)\s*$")
+
+    def __post_init__(self):
+        if self.op not in ("<=", ">="):
+            raise ValueError(f"Constraint operator must be '<=' or '>=', got {self.op!r}.")
+        object.__setattr__(self, "bound", float(self.bound))
+
+    @classmethod
+    def parse(cls, text: "str | Constraint") -> "Constraint":
+        """Parse ``"<metric> <= <number>"`` or ``"<metric> >= <number>"``."""
+        if isinstance(text, Constraint):
+            return text
+        if not isinstance(text, str):
+            raise TypeError(f"A constraint must be a string or a Constraint, got {type(text).__name__}.")
+        m = cls._PATTERN.match(text)
+        bound = None
+        if m:
+            try:
+                bound = float(m.group(3))
+            except ValueError:
+                bound = None
+        if bound is None or not math.isfinite(bound):
+            raise ValueError(
+                f"Malformed constraint {text!r}: expected '<metric> <= <number>' or "
+                f"'<metric> >= <number>', e.g. 'lut <= 50000' or 'val_accuracy >= 0.7'."
+            )
+        return cls(m.group(1), m.group(2), bound)
+
+    def violation(self, value) -> float:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):  # None, pandas.NA, a string: the metric is not usable
+            return math.inf
+        if not math.isfinite(value):
+            return math.inf
+        excess = value - self.bound if self.op == "<=" else self.bound - value
+        return max(0.0, excess) / (abs(self.bound) or 1.0)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound!r}"
+
+
+def constraint_violation(constraints: Iterable[Constraint], metrics: Mapping) -> float:
+    """Total violation of ``constraints`` by one record ``metrics`` (``{metric: value}``): the sum
+    of :meth:`Constraint.violation` over the constraints; 0 means feasible.
+
+    The rule for a missing metric, the same in every place kerasnac ranks (the global search, its
+    rungs, the final table): a constraint whose metric is absent from ``metrics``, ``None``, not a
+    number, NaN or infinite counts as an **infinite** violation, so the record is infeasible and
+    ranks behind every feasible one (constraint-domination). A model of which kerasnac cannot tell
+    whether it meets a constraint is never on a front. (A completed global trial lacking such a
+    metric is, before that, an invalid trial that the oracle does not rank at all.)
+
+    >>> cs = [Constraint.parse("lut <= 100"), Constraint.parse("acc >= 0.5")]
+    >>> constraint_violation(cs, {"lut": 120.0, "acc": 0.5}), constraint_violation(cs, {"lut": 50.0})
+    (0.2, inf)
+    """
+    return float(sum(c.violation(metrics.get(c.metric)) for c in constraints))
+
+
+__all__ = ["Constraint", "constraint_violation", "to_minimization", "nondominated_sort", "crowding_distance", "rank_and_crowding",
            "pareto_order", "hypervolume_2d"]

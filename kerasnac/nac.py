@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -13,11 +14,10 @@ import pandas as pd
 from . import _data, _rundir, costs, distributed, objectives as _objectives, results
 from ._deprecation import renamed
 from ._keras import kt
-from ._tuner import FAILURE_FILE, NACTuner
 from ._rundir import RunDir
 from .errors import ConfigError
+from .evolution import ConsecutiveFailuresError, Constraint, ParetoOracle, ParetoSearch
 from .objectives import Objective
-from .oracle import ConsecutiveFailuresError, Constraint, ParetoOracle
 from .space import SearchSpace
 
 
@@ -145,19 +145,19 @@ class KerasNAC:
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-            screening=_check_option(screening, "screening", "Screening"), cost_fn=self._exact_costs,
+            screening=_check_option(screening, "screening", "Screening"), exact_costs=self._exact_costs,
             fidelity=_check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
         self.fidelity = self.oracle.fidelity
         self._bar = None
-        self.tuner = NACTuner(self.oracle, space, self, directory=directory, project_name=project_name,
-                              overwrite=False)
+        # the tuner trains and measures each trial; on a gRPC chief it runs the end hook in the oracle
+        self.tuner = ParetoSearch(space, objective=self.objectives, oracle=self.oracle, seed=self.seed,
+                                  cost_fn=functools.partial(costs.evaluate, **self.cost_options),
+                                  on_trial_begin=self._on_trial_begin, on_trial_end=self._on_trial_end,
+                                  directory=directory, project_name=project_name, overwrite=False)
         if self.role == "worker":  # the chief owns the oracle, the baselines and the result files
             return
         self._enqueue_baselines(baselines)
-        if self.role == "chief":  # trials end in the chief's gRPC thread, not in a local tuner
-            self.oracle.before_end_trial = self._recover_worker_failure
-            self.oracle.after_end_trial = self._on_trial_end
 
     # ------------------------------------------------------------------ setup helpers
     def _exact_costs(self, values: dict) -> dict:
@@ -239,12 +239,14 @@ class KerasNAC:
         if self.role != "worker":  # the data are valid: the search really starts (kerasnac.json)
             self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
         if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
-            self.tuner.search(train, val, epochs, val_arrays, verbose=0)
+            self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
+                              callbacks=self.fit_callbacks, verbose=0)
             return self
         self.oracle.stop_message = None  # a new fit() after a failure stop tries again
         self._open_bar()
         try:
-            self.tuner.search(train, val, epochs, val_arrays, verbose=0)
+            self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
+                              callbacks=self.fit_callbacks, verbose=0)
         finally:
             if self._bar is not None:
                 self._bar.close()
@@ -384,13 +386,6 @@ class KerasNAC:
     def _on_trial_begin(self, trial):
         if self.role == "worker":
             self._worker_log(trial, "started")
-
-    def _recover_worker_failure(self, trial):
-        if trial.message is None and str(trial.status) != "COMPLETED":
-            path = os.path.join(self.run_dir.trial_dir(trial.trial_id), FAILURE_FILE)
-            if os.path.isfile(path):
-                with open(path) as f:
-                    trial.message = f.read()
 
     def _on_trial_end(self, trial):
         if self.role == "worker":

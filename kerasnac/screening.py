@@ -1,4 +1,4 @@
-"""Surrogate-assisted offspring selection for the :class:`~kerasnac.oracle.ParetoOracle`.
+"""Surrogate-assisted offspring selection for the :class:`~kerasnac.ParetoOracle`.
 
 In codesign the hardware objectives (BOPs, LUT, DSP, latency, ...) are *exact before training*:
 they follow from the architecture alone. Only the task metric needs a training run. Plain NSGA-II
@@ -27,6 +27,7 @@ completed trials, so it resumes and replays like the rest of the oracle.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -196,7 +197,7 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
             metric names to the trial's last reported values, where its exact costs are found).
         objectives: ``[(name, direction)]``.
         cost_fn: ``values -> {metric: value}`` exact costs (``None``: surrogate only).
-        constraints: :class:`~kerasnac.oracle.Constraint` objects; those on a cost are checked exactly.
+        constraints: :class:`~kerasnac.Constraint` objects; those on a cost are checked exactly.
         seed: seeds the trees.
     """
     if len(children) <= 1 or len(history) < max(2, screening.min_trials or 2):
@@ -253,4 +254,17 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
     return top[int(_best(_gain(points, Ys), feasible)[0])]
 
 
-__all__ = ["Screening", "CostCache", "Encoder", "choose", "values_key"]
+def pick(screening: Screening, children, history, objectives, cost_fn, constraints, encoder: Encoder, seed: int,
+         population_size: int) -> int:
+    """:func:`choose` as the oracle calls it: ``min_trials`` defaults to the population size, and a
+    failure of the surrogate is logged and the first child trained (screening is an optimisation:
+    it never stops the search)."""
+    opts = dataclasses.replace(screening, min_trials=max(2, screening.min_trials or population_size))
+    try:
+        return choose(opts, children, history, objectives, cost_fn, constraints, encoder, seed=seed)
+    except Exception as e:  # noqa: BLE001
+        logger.warning("Screening failed (%s: %s); training the first child.", type(e).__name__, e)
+        return 0
+
+
+__all__ = ["Screening", "CostCache", "Encoder", "choose", "pick", "values_key"]

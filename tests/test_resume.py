@@ -117,7 +117,7 @@ def test_oracle_json_write_is_atomic(tmp_path, monkeypatch):
     finish(oracle, oracle.create_trial("t"))
     path = oracle._get_oracle_fname()
     good = open(path).read()
-    monkeypatch.setattr("kerasnac.oracle.json.dumps", lambda obj: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr("kerasnac.evolution.robust.json.dumps", lambda obj: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         oracle.save()
     monkeypatch.undo()

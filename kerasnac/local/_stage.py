@@ -250,7 +250,8 @@ def final_table(rows: list[dict], objectives, constraints=()) -> pd.DataFrame:
     """All variants with their Pareto rank over ``objectives`` (list of (name, direction)).
 
     ``constraints`` (:class:`kerasnac.Constraint`) use constraint-domination as in the global
-    search: a model that violates one is never on the front.
+    search: a model that violates one is never on the front, nor one that lacks a constraint's
+    metric (:func:`kerasnac._pareto.constraint_violation`).
     """
     df = pd.DataFrame(rows)
     if df.empty:
@@ -264,10 +265,10 @@ def final_table(rows: list[dict], objectives, constraints=()) -> pd.DataFrame:
     ok = (df["status"] == "COMPLETED") & df[names].notna().all(axis=1)
     if ok.any():
         F = _pareto.to_minimization(df.loc[ok, names].to_numpy(float), [d for _, d in objectives])
-        viol = np.zeros(int(ok.sum()))
-        for c in constraints:
-            vals = df.loc[ok, c.metric].to_numpy(float) if c.metric in df else np.full(len(viol), np.nan)
-            viol += np.array([c.violation(v) if np.isfinite(v) else np.inf for v in vals])
+        # one rule with the global search: a missing or non-finite constraint metric is an infinite violation
+        cols = list(dict.fromkeys(c.metric for c in constraints if c.metric in df))
+        records = df.loc[ok, cols].to_dict("records")
+        viol = np.array([_pareto.constraint_violation(constraints, r) for r in records], dtype=float)
         ranks = _pareto.nondominated_sort(F, viol if len(constraints) else None)
         df.loc[ok, "pareto_rank"] = ranks
         df.loc[ok, "violation"] = viol

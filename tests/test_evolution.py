@@ -1,0 +1,192 @@
+"""kerasnac.evolution: strategy objects of the ParetoOracle, the one constraint-violation rule, and
+ParetoSearch on a plain keras-tuner HyperModel (no KerasNAC)."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import kerasnac as kn
+from kerasnac import _pareto
+from kerasnac._keras import keras, kt
+from kerasnac.evolution import MISSING, GaussianMutation, ParetoOracle, ParetoSearch, TournamentSelection, UniformCrossover
+from kerasnac.fidelity import RUNG_KEY
+
+from test_oracle import OBJECTIVES, make_oracle, make_space, run, zdt_objectives
+
+
+# ---------------------------------------------------------------------------------- violation rule
+def test_constraint_violation_rule_for_missing_and_non_finite_metrics():
+    cs = [_pareto.Constraint.parse("lut <= 100"), _pareto.Constraint.parse("acc >= 0.5")]
+    assert _pareto.constraint_violation(cs, {"lut": 100.0, "acc": 0.5}) == 0.0
+    assert _pareto.constraint_violation(cs, {"lut": 150.0, "acc": 0.25}) == pytest.approx(0.5 + 0.5)
+    assert _pareto.constraint_violation([], {}) == 0.0
+    for bad in ({"acc": 0.9}, {"lut": None, "acc": 0.9}, {"lut": float("nan"), "acc": 0.9},
+                {"lut": float("inf"), "acc": 0.9}, {"lut": 10.0, "acc": float("inf")}, {"lut": "n/a", "acc": 0.9}):
+        assert _pareto.constraint_violation(cs, bad) == math.inf, bad
+
+
+def test_the_three_rankings_apply_the_same_missing_metric_rule(tmp_path):
+    from kerasnac.local import final_table
+
+    # 1. the global ranking: a completed trial without the constraint's metric is not ranked
+    oracle = make_oracle(tmp_path, "g", constraints=["lut <= 100"], max_trials=4)
+    run(oracle, 3, extra=lambda v: {"lut": 50.0} if v["width"] > 0 else {})
+    t = oracle.create_trial("t")
+    oracle.update_trial(t.trial_id, {"f1": -1.0, "f2": -1.0})  # dominates everything, but no "lut"
+    t.status = "COMPLETED"
+    oracle.end_trial(t)
+    assert t.trial_id not in oracle.rank_trials() and t.trial_id not in oracle.pareto_front_ids()
+    # 2. a rung report without it is infeasible (recorded with an infinite violation, ranked last)
+    rung = make_oracle(tmp_path, "r", constraints=["lut <= 100"], fidelity=kn.SuccessiveHalving(eta=2, grace=0),
+                       max_trials=4)
+    ids = [rung.create_trial(f"t{i}").trial_id for i in range(3)]
+    for tid, f in zip(ids[:2], (0.5, 0.6)):
+        rung.update_trial(tid, {"f1": f, "f2": f, "lut": 10.0, RUNG_KEY: 1.0})
+    status = rung.update_trial(ids[2], {"f1": 0.0, "f2": 0.0, RUNG_KEY: 1.0}).status  # best, but no "lut"
+    assert status == kt.engine.trial.TrialStatus.STOPPED and rung._rungs["1"][ids[2]][-1] == math.inf
+    # 3. the final table: a model without it is never on the front
+    rows = [{"candidate_id": "a", "status": "COMPLETED", "val_accuracy": 0.9, "bops": 10.0},
+            {"candidate_id": "b", "status": "COMPLETED", "val_accuracy": 0.5, "bops": 20.0, "lut": 5.0}]
+    df = final_table(rows, [("val_accuracy", "max"), ("bops", "min")], [kn.Constraint.parse("lut <= 100")])
+    assert df.set_index("candidate_id")["on_front"].to_dict() == {"a": False, "b": True}
+    assert df.set_index("candidate_id")["violation"]["a"] == math.inf
+
+
+# ---------------------------------------------------------------------------------- strategies
+class SmallestWidth:
+    """A user's crossover: the first parent's values, but always the smallest width."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, parents, space, rng):
+        self.calls.append((len(parents), len(space), type(rng).__name__))
+        return [hp.min_value if hp.name == "width" else parents[0].get(hp.name, MISSING) for hp in space]
+
+
+def test_a_users_crossover_is_used_for_every_child(tmp_path):
+    cross = SmallestWidth()
+    oracle = make_oracle(tmp_path, "x", seed=2, max_trials=40, crossover=cross, mutation_prob=0.0)
+    proposed = run(oracle, 40)
+    assert cross.calls and set(cross.calls) == {(2, len(oracle.hyperparameters.space), "Generator")}
+    children = proposed[10:]  # after the random initial population of 10
+    bred = [v for v in children if v["width"] == 8]
+    default = run(make_oracle(tmp_path, "d", seed=2, max_trials=40, mutation_prob=0.0), 40)[10:]
+    assert len(bred) >= 10 and len(bred) > sum(v["width"] == 8 for v in default)
+    # the same seed replays the same search with the user's operator
+    assert run(make_oracle(tmp_path, "y", seed=2, max_trials=40, crossover=SmallestWidth(), mutation_prob=0.0),
+               40) == proposed
+
+
+def test_illegal_values_from_a_crossover_are_redrawn(tmp_path):
+    def nonsense(parents, space, rng):
+        return [-999 for _ in space]
+
+    proposed = run(make_oracle(tmp_path, "n", seed=1, max_trials=20, crossover=nonsense), 20)
+    space = make_space().space
+    from kerasnac.evolution._values import is_valid
+
+    for values in proposed:
+        for hp in space:
+            if hp.name in values:
+                assert is_valid(hp, values[hp.name]), (hp.name, values[hp.name])
+
+
+def test_default_strategies_equal_the_explicit_ones(tmp_path):
+    explicit = dict(selection=TournamentSelection(), crossover=UniformCrossover(prob=0.9), mutation=GaussianMutation())
+    assert run(make_oracle(tmp_path, "e", seed=4, max_trials=30, **explicit), 30) == \
+        run(make_oracle(tmp_path, "f", seed=4, max_trials=30), 30)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"crossover": 3}, "crossover must be callable"),
+    ({"mutation": "gauss"}, "mutation must be callable"),
+    ({"selection": object()}, "selection must have pool"),
+])
+def test_strategy_objects_of_the_wrong_shape_are_named(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        ParetoOracle(OBJECTIVES, hyperparameters=make_space(), **kwargs)
+    with pytest.raises(ValueError, match="UniformCrossover.prob"):
+        UniformCrossover(prob=1.5)
+
+
+def test_cost_fn_is_the_deprecated_name_of_exact_costs(tmp_path):
+    def exact(values):
+        return {"f1": zdt_objectives(values)[0]}
+
+    with pytest.warns(DeprecationWarning, match="exact_costs"):
+        old = make_oracle(tmp_path, "o", seed=7, max_trials=25, screening=kn.Screening(), cost_fn=exact)
+    new = make_oracle(tmp_path, "n", seed=7, max_trials=25, screening=kn.Screening(), exact_costs=exact)
+    assert run(old, 25) == run(new, 25)
+    with pytest.warns(DeprecationWarning):
+        assert old.cost_fn is old.exact_costs and len(old.exact_costs) >= 1
+
+
+def test_old_import_paths_still_work():
+    import kerasnac._tuner
+    import kerasnac.oracle
+
+    assert kerasnac.oracle.ParetoOracle is kn.ParetoOracle is ParetoOracle
+    assert kerasnac.oracle.Constraint is kn.Constraint is _pareto.Constraint
+    assert kerasnac._tuner.NACTuner is kn.ParetoSearch
+
+
+# ---------------------------------------------------------------------------------- ParetoSearch
+class TwoLayerNet(kt.HyperModel):
+    """A plain keras-tuner HyperModel (tf_keras Dense layers, no kerasnac space)."""
+
+    def build(self, hp):
+        model = keras.Sequential([keras.layers.Input((8,)),
+                                  keras.layers.Dense(hp.Int("units", 2, 32, step=2), activation="relu"),
+                                  keras.layers.Dense(2, activation="softmax")])
+        model.compile(keras.optimizers.Adam(hp.Float("lr", 1e-3, 3e-2, sampling="log")),
+                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
+def test_pareto_search_on_a_plain_hypermodel_with_two_objectives(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 8)).astype("float32")
+    y = (x[:, 0] - x[:, 1] > 0).astype("int64")
+    ended = []
+    params = kn.Objective("params", "min", fn=lambda model: model.count_params())
+    tuner = ParetoSearch(TwoLayerNet(), objective=["val_accuracy", params], max_trials=5, population_size=3, seed=1,
+                         on_trial_end=ended.append, directory=str(tmp_path), project_name="plain")
+    assert isinstance(tuner.oracle, ParetoOracle) and tuner.oracle.objectives == [("val_accuracy", "max"),
+                                                                                   ("params", "min")]
+    tuner.search(x[:180], y[:180], validation_data=(x[180:], y[180:]), epochs=1, batch_size=32, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 5 and all(t.status == "COMPLETED" for t in trials) and len(ended) == 5
+    front = tuner.oracle.pareto_front_ids()
+    assert front
+    for tid in front:  # every front trial reported both objectives, and none dominates another
+        m = tuner.oracle.trials[tid].metrics
+        assert 0.0 <= m.get_last_value("val_accuracy") <= 1.0 and m.get_last_value("params") > 0
+    F = np.array([[-tuner.oracle.trials[t].metrics.get_last_value("val_accuracy"),
+                   tuner.oracle.trials[t].metrics.get_last_value("params")] for t in front])
+    assert (_pareto.nondominated_sort(F) == 0).all()
+    best = tuner.get_best_models(1)[0]
+    units = tuner.oracle.get_best_trials(1)[0].hyperparameters.get("units")
+    assert best.count_params() == 8 * units + units + units * 2 + 2
+    tuner.results_summary(3)
+    out = capsys.readouterr().out
+    assert "Pareto rank 0" in out and "Score" not in out
+    assert not os.path.exists(tmp_path / "plain" / "kerasnac.json")  # no KerasNAC involved
+
+
+def test_pareto_search_reports_costs_and_takes_another_oracle(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(160, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    oracle = kt.oracles.RandomSearchOracle(objective=[kt.Objective("val_loss", "min"), kt.Objective("bops", "min")],
+                                           max_trials=2, seed=3)
+    tuner = ParetoSearch(TwoLayerNet(), oracle=oracle, seed=0, cost_fn=kn.costs.evaluate, directory=str(tmp_path),
+                         project_name="random")
+    assert [o.name for o in tuner.objectives] == ["val_loss", "bops"]
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    done = [t for t in oracle.trials.values() if t.status == "COMPLETED"]
+    assert len(done) == 2 and all(t.metrics.get_last_value("bops") > 0 for t in done)
+    with pytest.raises(ValueError, match="with oracle= give them to that oracle"):
+        ParetoSearch(TwoLayerNet(), oracle=oracle, screening=kn.Screening(), directory=str(tmp_path), project_name="z")
