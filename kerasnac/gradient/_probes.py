@@ -25,10 +25,10 @@ import numpy as np
 
 from .. import costs
 from .._keras import keras, qkeras
-from ..space import Quant
+from ..space import Quant, names
 from ..space.blocks.conv import conv_layer
 from ..space.blocks.mlp import dense_stack
-from ._choices import NotRelaxableError
+from ..space.relax import NotRelaxableError
 
 _get_quantizer = qkeras.quantizers.get_quantizer
 
@@ -134,7 +134,7 @@ class Prober:
             _swap(model, wb, act, ab)
             self.n_tables += 1
             table = costs.layer_table(model, input_bits=b_in, **self.opts)
-            owner = table["layer"].str.split("_", n=1).str[0]
+            owner = table["layer"].map(names.layer_owner)
             for (full, select), (name, _, _) in zip(items, structs):
                 t = select(table[owner == name])
                 self._cache[full] = (self._vec(t), float(t["out_bits"].iloc[-1]) if len(t) else float(b_in))
