@@ -18,10 +18,12 @@ import numpy as np
 from ..._keras import keras, tf
 from ...errors import SpaceError
 from .. import _params, names
+from .._quant import Quant
 from .._params import values_of
 from ..relax import (Dist, Modes, NotRelaxableError, Relaxed, Unit, block_choices, marginal, mode_value, p_of,
                      p_true, pad_channels, scatter, stack_cost, width_mask)
 from ._base import Block, register_block, spatial_rank
+from .mlp import probe_post
 
 
 def conv_layer(x, filters, cfg, quant, name):
@@ -114,18 +116,33 @@ class ConvLayer(keras.layers.Layer):
             bn_layer.set_weights([w.numpy()[:cout] for w in self.bnl.weights])
 
 
+def probe_conv(prober, shape, bits, filters, kernel_size, padding, wb):
+    """The cost of the QConv row of :func:`conv_layer` (float build, weight bits ``wb`` swapped in)."""
+    def build(x, name):
+        cfg = {"kernel_size": int(kernel_size), "padding": padding, "batchnorm": False, "activation": "linear"}
+        return conv_layer(x, int(filters), cfg, Quant(), name)
+
+    kind = ("conv", int(filters), int(kernel_size), padding)
+    return prober.layers(kind, shape, bits, build, wb=wb, rows=slice(0, 1))
+
+
+def _one_conv(x, width, batchnorm, activation, quant, name):
+    return conv_layer(x, width, {"kernel_size": 1, "padding": "same", "batchnorm": batchnorm,
+                                 "activation": activation}, quant, name)
+
+
 def conv_cost_units(owner, modes, keys, support, prober, filters_c, kind="conv"):
     """Cost units of one ``conv_layer``: the conv row (own choice: filters) and its BN/activation rows."""
     def conv(m, key, own):
         (shape, bits), (f,) = key, own
         k = mode_value(modes, m, owner.ks)
-        cost, out_bits = prober.conv(shape, bits, f, k, owner.padding, mode_value(modes, m, owner.qm.wb))
+        cost, out_bits = probe_conv(prober, shape, bits, f, k, owner.padding, mode_value(modes, m, owner.qm.wb))
         return cost, (_out_spatial(shape, k, owner.padding) + (f,), out_bits)
 
     def post(m, key, own):
         shape, bits = key
-        cost, out_bits = prober.post("conv", shape, bits, mode_value(modes, m, owner.bn), mode_value(modes, m, owner.act),
-                                     mode_value(modes, m, owner.qm.ab), mode_value(modes, m, owner.qm.wb))
+        cost, out_bits = probe_post(prober, shape, bits, mode_value(modes, m, owner.bn), mode_value(modes, m, owner.act),
+                                    mode_value(modes, m, owner.qm.ab), mode_value(modes, m, owner.qm.wb), _one_conv)
         return cost, (shape, out_bits)
 
     u1 = Unit(modes, keys, support, [filters_c], conv, prober)

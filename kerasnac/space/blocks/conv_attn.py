@@ -80,7 +80,7 @@ class ConvAttnRelax(ConvRelaxBase):
 
             # the first two rows (a 1x1 conv and its activation) only set the attention's input width
             cost, out_bits = prober.layers(f"attn_{act}_{ab >= 32}", shape, bits, build, wb=wb, act=act, ab=ab,
-                                           skip_rows=2)
+                                           rows=slice(2, None))
             return cost, (shape, out_bits)
 
         u3 = Unit(modes, u2.keys_out, u2.support_out, [], attention, prober)

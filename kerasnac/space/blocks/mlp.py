@@ -4,6 +4,7 @@ import numpy as np
 
 from ..._keras import keras, tf
 from .. import _params, names
+from .._quant import Quant
 from ..relax import (Dist, Modes, QuantMix, Relaxed, Unit, block_choices, broadcast, canvas_rows, marginal,
                      mode_value, p_of, p_true, pad_channels, scatter, stack_cost, width_mask)
 from ._base import Block, register_block
@@ -24,6 +25,34 @@ def dense_stack(x, cfg, quant, name, prefix="dense"):
         if cfg.get("dropout"):
             x = keras.layers.Dropout(cfg["dropout"], name=_dense_name(name, prefix, i, "drop"))(x)
     return x
+
+
+def probe_dense(prober, shape, bits, units, wb):
+    """The cost of the QDense row of :func:`dense_stack` (float build, weight bits ``wb`` swapped in)."""
+    def build(x, name):
+        cfg = {"layers": 1, names.per_layer("units", 0): int(units), "batchnorm": False, "activation": "linear"}
+        return dense_stack(x, cfg, Quant(), name)
+
+    return prober.layers(("dense", int(units)), shape, bits, build, wb=wb, rows=slice(0, 1))
+
+
+def probe_post(prober, shape, bits, bn, act, ab, wb, layer_fn):
+    """The cost of the [BatchNorm] → activation rows after a QDense or QConv of width ``shape[-1]`` and
+    weight bits ``wb`` (which decide whether hls4ml fuses the BatchNorm), as ``layer_fn`` (a one-layer
+    :func:`dense_stack` or ``conv.conv_layer``: ``layer_fn(x, width, batchnorm, activation, quant, name)``)
+    builds them."""
+    a_float = ab >= 32
+
+    def build(x, name):
+        return layer_fn(x, int(shape[-1]), bool(bn), act, Quant(activation_bits=32 if a_float else 8), name)
+
+    kind = ("post", layer_fn.__module__, layer_fn.__name__, bool(bn), act, a_float)
+    return prober.layers(kind, shape, bits, build, wb=wb, act=act, ab=ab, rows=slice(1, None))
+
+
+def _one_dense(x, width, batchnorm, activation, quant, name):
+    cfg = {"layers": 1, names.per_layer("units", 0): width, "batchnorm": batchnorm, "activation": activation}
+    return dense_stack(x, cfg, quant, name)
 
 
 class DenseStack(keras.layers.Layer):
@@ -80,14 +109,14 @@ class DenseStack(keras.layers.Layer):
         for i in range(self.n):
             def dense(m, key, own):
                 (shape, bits), (u,) = key, own
-                cost, out_bits = prober.dense(shape, bits, u, mode_value(modes, m, self.qm.wb))
+                cost, out_bits = probe_dense(prober, shape, bits, u, mode_value(modes, m, self.qm.wb))
                 return cost, (tuple(shape[:-1]) + (u,), out_bits)
 
             def post(m, key, own):
                 shape, bits = key
-                cost, out_bits = prober.post("dense", shape, bits, mode_value(modes, m, self.bn),
-                                             mode_value(modes, m, self.act), mode_value(modes, m, self.qm.ab),
-                                             mode_value(modes, m, self.qm.wb))
+                cost, out_bits = probe_post(prober, shape, bits, mode_value(modes, m, self.bn),
+                                            mode_value(modes, m, self.act), mode_value(modes, m, self.qm.ab),
+                                            mode_value(modes, m, self.qm.wb), _one_dense)
                 return cost, (shape, out_bits)
 
             u1 = Unit(modes, keys, support, [self.units_c[i]], dense, prober)
