@@ -9,9 +9,14 @@ touches only its own file::
     @register_block("my_block")
     class MyBlock(Block):
         params = {"units": [8, 16], "activation": ["relu"]}  # default search ranges
+        relaxation = MyBlockRelax  # optional: a kerasnac.space.relax.Relaxed subclass
         def build(self, x, cfg, quant, name):
-            x = quant.dense(cfg["units"], name=f"{name}_dense")(x)
-            return quant.activation(cfg["activation"], name=f"{name}_act")(x)
+            x = quant.dense(cfg["units"], name=names.layer_name(name, "dense"))(x)
+            return quant.activation(cfg["activation"], name=names.layer_name(name, "act"))(x)
+
+Every layer a block builds is named ``names.layer_name(name, part)`` (``<stage>_<part>``): the
+relaxation finds the derived model's layers by these names, and the gradient search's cost probes
+attribute layer-table rows to a probe by the part before the first ``_``.
 """
 
 from __future__ import annotations
