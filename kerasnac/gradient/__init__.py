@@ -5,6 +5,11 @@
 
 How each choice of the space is relaxed
 ---------------------------------------
+Each block type declares its relaxation in its own file (``Block.relaxation``, a
+``kerasnac.space.relax.Relaxed`` layer, built by ``Block.relax``); the supernet asks the block registry
+for it, so a user-registered block is searchable once it declares one (see ``kerasnac.space.relax``).
+The built-in blocks relax as follows:
+
 * stage block type (``skip`` included), layer count, activation, batchnorm, Deep Sets aggregation,
   max/avg pooling: a mixed op, the sum of the candidates' outputs weighted by their probabilities
   (DARTS/FBNet); the layer count mixes the outputs after 1..n layers;
@@ -18,11 +23,11 @@ Not relaxable (``NotRelaxableError`` names the choice; pin it with ``fixed={name
 continuous ranges and dropout rates, 'same' vs 'valid' padding, pooling vs 'none', block choices whose
 outputs differ in rank or spatial size (an mlp that flattens next to a skip of a feature map, a pooled
 conv next to a skip), pooling after a searched 'valid' kernel size, even kernel sizes shared by several
-candidates, and user-registered block types (no supernet counterpart). Searched training parameters
+candidates, and block types without a relaxation (``Block.relax`` names them). Searched training parameters
 (optimizer, learning rate) take their first value unless fixed.
 
 Expected cost: exact ``E[C]`` under independent choices, from probes of ``kerasnac.costs`` on every
-candidate layer in every reachable (input shape, input bits) context (see ``_expected``). The cost
+candidate layer in every reachable (input shape, input bits) context (see ``kerasnac.space.relax._expected``). The cost
 must be additive over layer-table rows (built-in table costs, weighted sums, a callable on a row);
 ``latency_cycles`` is the sum of the layers' cycles (exact for chains, an upper bound with branches).
 
@@ -31,8 +36,7 @@ logits move; and the skip path gets dropout (rate ``skip_dropout``, decaying lin
 so weights cannot lean on it early and parametric ops are trained when they compete.
 """
 
-from . import _conv  # noqa: F401  (registers the conv relaxers)
-from ._choices import NotRelaxableError
+from ..space.relax import NotRelaxableError
 from ._controller import DualAscent
 from ._search import GradientSearch
 from ._supernet import Supernet

@@ -1,7 +1,8 @@
 """Per-candidate costs from the *same* cost model: tiny probe models run through ``costs.layer_table``.
 
 A probe is one candidate layer in its context: a ``keras.Input`` of the candidate's input shape, the
-layer(s) built by the same ``Quant`` factories / block helpers that ``space.assemble`` uses, and
+layer(s) built by the same ``Quant`` factories / block helpers that ``space.assemble`` uses (each
+block's relaxation passes them to :meth:`Prober.layers`, in the block's file), and
 ``layer_table(..., input_bits=<input width>)``. Results are cached per (layer kind, input shape,
 input bits, parameters, bit widths).
 
@@ -25,10 +26,8 @@ import numpy as np
 
 from .. import costs
 from .._keras import keras, qkeras
-from ..space import Quant
-from ..space.blocks.conv import conv_layer
-from ..space.blocks.mlp import dense_stack
-from ._choices import NotRelaxableError
+from ..space import Quant, names
+from ..space.relax import NotRelaxableError
 
 _get_quantizer = qkeras.quantizers.get_quantizer
 
@@ -134,57 +133,22 @@ class Prober:
             _swap(model, wb, act, ab)
             self.n_tables += 1
             table = costs.layer_table(model, input_bits=b_in, **self.opts)
-            owner = table["layer"].str.split("_", n=1).str[0]
+            owner = table["layer"].map(names.layer_owner)
             for (full, select), (name, _, _) in zip(items, structs):
                 t = select(table[owner == name])
                 self._cache[full] = (self._vec(t), float(t["out_bits"].iloc[-1]) if len(t) else float(b_in))
 
     # ------------------------------------------------------------------ candidate layers
-    def dense(self, in_shape, b_in, units, wb):
-        """The QDense of ``blocks.mlp.dense_stack`` (its row only)."""
-        def build(name):
-            inp = keras.Input(tuple(in_shape))
-            cfg = {"layers": 1, "units_0": int(units), "batchnorm": False, "activation": "linear"}
-            return inp, dense_stack(inp, cfg, Quant(), name)  # float build (fast); bits are swapped in
-
-        return self._probe(("dense", tuple(in_shape), int(units)), build, lambda t: t.iloc[:1], b_in, wb=wb)
-
-    def conv(self, in_shape, b_in, filters, kernel_size, padding, wb):
-        """The QConv of ``blocks.conv.conv_layer`` (its row only)."""
-        def build(name):
-            inp = keras.Input(tuple(in_shape))
-            cfg = {"kernel_size": int(kernel_size), "padding": padding, "batchnorm": False, "activation": "linear"}
-            return inp, conv_layer(inp, int(filters), cfg, Quant(), name)
-
-        key = ("conv", tuple(in_shape), int(filters), int(kernel_size), padding)
-        return self._probe(key, build, lambda t: t.iloc[:1], b_in, wb=wb)
-
-    def post(self, kind, shape, b_in, bn, act, ab, wb):
-        """[BatchNorm] → activation after a QDense (``kind="dense"``) or QConv (``"conv"``) of width
-        ``shape[-1]`` and weight bits ``wb`` (which decide whether hls4ml fuses the BatchNorm), as
-        ``dense_stack`` / ``conv_layer`` build them (their rows after the weighted layer)."""
-        a_float = ab >= 32
-
-        def build(name):
-            inp = keras.Input(tuple(shape))
-            q = Quant(activation_bits=32 if a_float else 8)
-            if kind == "dense":
-                cfg = {"layers": 1, "units_0": int(shape[-1]), "batchnorm": bool(bn), "activation": act}
-                return inp, dense_stack(inp, cfg, q, name)
-            cfg = {"kernel_size": 1, "padding": "same", "batchnorm": bool(bn), "activation": act}
-            return inp, conv_layer(inp, int(shape[-1]), cfg, q, name)
-
-        key = ("post", kind, tuple(shape), bool(bn), act, a_float)
-        return self._probe(key, build, lambda t: t.iloc[1:], b_in, wb=wb, act=act, ab=ab)
-
-    def layers(self, kind, in_shape, b_in, build, wb=None, act=None, ab=None, skip_rows=0):
-        """Any fixed structure ``build(x, name) -> y`` (pooling, softmax, attention). ``kind`` must name
-        everything structural; ``wb`` / ``(act, ab)`` swap the weight / activation bits of its quantized
-        layers; the first ``skip_rows`` rows (a context-setting prefix) are not counted.
-        Returns ``(cost vector, out bits)``."""
+    def layers(self, kind, in_shape, b_in, build, wb=None, act=None, ab=None, rows=slice(None)):
+        """Cost vector and output bits of a fixed structure ``build(x, name) -> y`` on an input of shape
+        ``in_shape`` and ``b_in`` bits. ``kind`` (hashable) must name everything structural; ``wb`` /
+        ``(act, ab)`` swap the weight / activation bits of its quantized layers (so build it with float
+        weights, which is fast); only the layer-table rows ``rows`` are counted (e.g. ``slice(2, None)``
+        drops a context-setting prefix, ``slice(0, 1)`` keeps the first layer). ``build`` must name its
+        layers ``names.layer_name(name, ...)``. Returns ``(cost vector, out bits)``."""
         def build_model(name):
             inp = keras.Input(tuple(in_shape))
             return inp, build(inp, name)
 
-        return self._probe(("layers", kind, tuple(in_shape)), build_model, lambda t: t.iloc[skip_rows:], b_in,
-                           wb=wb, act=act, ab=ab)
+        key = ("layers", kind, tuple(in_shape), (rows.start, rows.stop))
+        return self._probe(key, build_model, lambda t: t.iloc[rows], b_in, wb=wb, act=act, ab=ab)

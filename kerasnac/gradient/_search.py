@@ -10,7 +10,8 @@ import pandas as pd
 from .. import _data, costs
 from .._keras import keras, tf
 from ..errors import ConfigError
-from ..space import _params
+from ..space import names
+from ..space.relax import values_of
 from ._controller import DualAscent
 from ._probes import Prober, resolve_cost
 from ._supernet import Supernet
@@ -116,7 +117,7 @@ class GradientSearch:
     def _build_steps(self):
         sn, cs = self.supernet, self.choices
         lr = self.learning_rate or self.supernet.training_values.get(
-            "train/learning_rate", _params.values_of(self.space.training.get("learning_rate", 1e-3))[0])
+            names.train_hp("learning_rate"), values_of(self.space.training.get("learning_rate", 1e-3))[0])
         self.w_opt = keras.optimizers.Adam(learning_rate=float(lr))
         self.a_opt = keras.optimizers.Adam(learning_rate=self.arch_lr, beta_1=0.5)
         self.tau = tf.Variable(self.temperature[0], trainable=False, name="temperature")
@@ -330,9 +331,9 @@ class GradientSearch:
         import matplotlib.pyplot as plt
 
         df = self.history_dataframe()
-        names = [n for n in self.choices.choices][:max_choices]
+        shown = [n for n in self.choices.choices][:max_choices]
         ncols = 3
-        nrows = 1 + (len(names) + ncols - 1) // ncols if names else 1
+        nrows = 1 + (len(shown) + ncols - 1) // ncols if shown else 1
         fig = plt.figure(figsize=(4 * ncols, 2.6 * nrows))
         ax = fig.add_subplot(nrows, 1, 1)
         for col in [c for c in df.columns if c.startswith("expected")]:
@@ -350,7 +351,7 @@ class GradientSearch:
                 ax2.plot(df["epoch"], df[c], ls=":", label=c)
             ax2.set_yscale("log")
             ax2.set_ylabel("λ")
-        for i, name in enumerate(names):
+        for i, name in enumerate(shown):
             a = fig.add_subplot(nrows, ncols, ncols + i + 1)
             for v in self.choices.choices[name].values:
                 a.plot(df["epoch"], df[f"p[{name}={v}]"], label=str(v))

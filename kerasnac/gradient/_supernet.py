@@ -5,13 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._keras import keras, tf
-from ..space import _params
-from ..space._space import HEAD_QUANT_KEYS
-from ..space.blocks import get_block
-from ._blocks import get_relaxer
-from ._choices import ChoiceSet, NotRelaxableError, p_of
-from ._expected import Dist, Modes, Unit, mix
-from ._ops import QuantMix, canvas_rows, pad_channels
+from ..space import HEAD_QUANT_KEYS, Quant, get_block, names
+from ..space.relax import (ChoiceSet, Dist, Modes, NotRelaxableError, QuantMix, Unit, canvas_rows, is_searched, mix,
+                           p_of, pad_channels, values_of)
 
 
 class Stage(keras.layers.Layer):
@@ -21,16 +17,14 @@ class Stage(keras.layers.Layer):
         super().__init__(name=st["name"], **kw)
         self.stage_name = st["name"]
         types = list(st["blocks"])
-        self.block_c = cs.declare(f"{self.stage_name}/block", types, where) if len(types) > 1 else \
-            cs.declare(f"{self.stage_name}/block", types[0], where)
+        self.block_c = cs.declare(names.block_hp(self.stage_name), types if len(types) > 1 else types[0], where)
         self.blocks = {}
         for t in self.block_c.values:
-            rank = len(in_shape)
-            if rank not in get_block(t).input_ranks:
+            rank, block = len(in_shape), get_block(t)
+            if rank not in block.input_ranks:
                 raise NotRelaxableError(f"{where}: block {t!r} cannot take a rank-{rank} input here; fix {self.block_c.name}.")
-            self.blocks[t] = get_relaxer(t, f"{where}.{t}")(self.stage_name, t, st["blocks"][t], cs, in_shape,
-                                                            f"{where}.{t}", exact_in=exact_in,
-                                                            name=f"{self.stage_name}_{t}")
+            # each block type declares its own relaxation (Block.relax / Block.relaxation, in its file)
+            self.blocks[t] = block.relax(self.stage_name, st["blocks"][t], cs, in_shape, f"{where}.{t}", exact_in=exact_in)
         self.exact_out = all(b.exact_out for b in self.blocks.values())
         shapes = [b.out_shape for b in self.blocks.values()]
         if len({len(s) for s in shapes}) > 1 or len({s[:-1] for s in shapes}) > 1:
@@ -82,10 +76,10 @@ class Head(keras.layers.Layer):
     """Flatten → QDense(n_out) with mixed weight bits → softmax (classification)."""
 
     def __init__(self, space, cs: ChoiceSet, in_shape: tuple, **kw):
-        super().__init__(name="head", **kw)
+        super().__init__(name=names.HEAD, **kw)
         self.space, self.in_shape = space, tuple(in_shape)
         self.n_out = space.num_classes if space.task == "classification" else space.n_outputs
-        self.qm = QuantMix(cs, "head", space.head_quant, "head", keys=HEAD_QUANT_KEYS)
+        self.qm = QuantMix(cs, names.HEAD, space.head_quant, names.HEAD, keys=HEAD_QUANT_KEYS)
         self.kernel = self.add_weight("kernel", (int(np.prod(self.in_shape)), self.n_out), initializer="lecun_uniform")
         self.bias = self.add_weight("bias", (self.n_out,), initializer="zeros")
 
@@ -96,20 +90,18 @@ class Head(keras.layers.Layer):
         return tf.nn.softmax(y) if self.space.task == "classification" else y
 
     def plan(self, keys, prober):
-        from ..space import Quant
-
         self.modes = Modes([])
         classification = self.space.task == "classification"
 
         def build(x, name):
             if len(x.shape) > 2:
-                x = keras.layers.Flatten(name=f"{name}_flatten")(x)
-            x = Quant(weight_bits=8).dense(self.n_out, name=f"{name}_dense")(x)
-            return keras.layers.Activation("softmax", name=f"{name}_softmax")(x) if classification else x
+                x = keras.layers.Flatten(name=names.layer_name(name, "flatten"))(x)
+            x = Quant(weight_bits=8).dense(self.n_out, name=names.layer_name(name, "dense"))(x)
+            return keras.layers.Activation("softmax", name=names.layer_name(name, "softmax"))(x) if classification else x
 
         def fn(m, key, own):
             (wb,) = own
-            cost, _ = prober.layers("head", key[0], key[1], build, wb=wb)
+            cost, _ = prober.layers(names.HEAD, key[0], key[1], build, wb=wb)
             return cost, ("out",)
 
         self.unit = Unit(self.modes, keys, np.ones((1, len(keys)), bool), [self.qm.wb], fn, prober)
@@ -120,9 +112,9 @@ class Head(keras.layers.Layer):
         return c[0]
 
     def export(self, model, values):
-        layer = model.get_layer("head_dense")
-        flat = model.get_layer("head_flatten").input_shape[1:] if "head_flatten" in [l.name for l in model.layers] \
-            else layer.input_shape[1:]
+        layer = model.get_layer(names.HEAD_DENSE)
+        flat = model.get_layer(names.HEAD_FLATTEN).input_shape[1:] \
+            if names.HEAD_FLATTEN in [l.name for l in model.layers] else layer.input_shape[1:]
         rows = canvas_rows(flat, self.in_shape)
         layer.set_weights([tf.gather(self.kernel, rows).numpy(), self.bias.numpy()])
 
@@ -146,12 +138,12 @@ class Supernet:
         self.head = Head(space, self.choices, shape)
         self.training_values = {}
         for key, spec in space.training.items():
-            name = f"train/{key}"
+            name = names.train_hp(key)
             if name in self.choices.fixed:
                 self.choices.used_fixed.add(name)
                 self.training_values[name] = self.choices.fixed[name]
-            elif _params.is_searched(spec):
-                self.training_values[name] = _params.values_of(spec)[0]
+            elif is_searched(spec):
+                self.training_values[name] = values_of(spec)[0]
         self.choices.check_fixed_used()
         self._plan = None
 

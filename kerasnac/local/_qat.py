@@ -14,6 +14,7 @@ import copy
 
 from .._compile import copy_weights  # noqa: F401  (re-exported)
 from .._keras import custom_objects, keras
+from ..space.names import HEAD_SOFTMAX
 
 _WEIGHTED = ("QDense", "QConv1D", "QConv2D", "Dense", "Conv1D", "Conv2D")
 _QUANTIZABLE_ACTS = {"relu": "quantized_relu({b},{i})", "tanh": "quantized_tanh({b})",
@@ -54,7 +55,7 @@ def parse_bits(bits) -> tuple[int, int]:
     return int(total), int(integer)
 
 
-def requantize(model, bits, activation_bits=None, keep=("head_softmax",)):
+def requantize(model, bits, activation_bits=None, keep=(HEAD_SOFTMAX,)):
     """A copy of ``model`` with every weight and activation quantizer set to ``bits``.
 
     Args:

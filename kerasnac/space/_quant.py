@@ -26,6 +26,8 @@ DEFAULT_QUANT = {
     "activation_integer": [0, 2],
 }
 QUANT_KEYS = tuple(DEFAULT_QUANT)
+#: the head ends in a float softmax (or a linear output), so only its weights are quantized
+HEAD_QUANT_KEYS = ("weight_bits", "weight_integer", "bias_bits")
 #: (total bits, integer bits) pairs: the bias shares the weights' integer bits
 INTEGER_PAIRS = (("weight_bits", "weight_integer"), ("bias_bits", "weight_integer"),
                  ("activation_bits", "activation_integer"))

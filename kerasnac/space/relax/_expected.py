@@ -22,7 +22,7 @@ import itertools
 
 import numpy as np
 
-from .._keras import tf
+from ..._keras import tf
 from ._choices import joint, p_of
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import itertools
 
-from .._keras import tf
-from ..errors import SpaceError
-from ..space import _params
+from ..._keras import tf
+from ...errors import SpaceError
+from .. import _params, names
 
 
 class NotRelaxableError(SpaceError):
@@ -25,7 +25,7 @@ class Choice:
 
     def __init__(self, name: str, values: list, searched: bool):
         self.name, self.values = name, list(values)
-        self.logits = tf.Variable(tf.zeros([len(self.values)]), name=name.replace("/", "__"), trainable=True) \
+        self.logits = tf.Variable(tf.zeros([len(self.values)]), name=name.replace(names.SEP, "__"), trainable=True) \
             if searched else None
 
     @property

@@ -14,9 +14,10 @@ import functools
 
 import numpy as np
 
-from .._keras import tf, qkeras
-from ..space import Quant
-from ._choices import Choice, ChoiceSet, joint
+from ..._keras import tf, qkeras
+from .. import names
+from .._quant import QUANT_KEYS, Quant
+from ._choices import Choice, ChoiceSet, joint, p_of
 
 _FLOAT_ACT = {
     "relu": tf.nn.relu,
@@ -42,19 +43,16 @@ def _grouped(p, funcs):
 
 
 class QuantMix:
-    """The mixed quantization of one block (its ``quant`` spec, hp names ``<prefix>/q/<short>``)."""
+    """The mixed quantization of one block (its ``quant`` spec, hp names ``names.quant_hp(prefix, key)``)."""
 
-    SHORT = {"weight_bits": "w_bits", "weight_integer": "w_int", "bias_bits": "b_bits",
-             "activation_bits": "a_bits", "activation_integer": "a_int"}
-
-    def __init__(self, cs: ChoiceSet, prefix: str, qspec: dict, where: str, keys=tuple(SHORT)):
+    def __init__(self, cs: ChoiceSet, prefix: str, qspec: dict, where: str, keys=QUANT_KEYS):
         self.c = {}
-        for key in self.SHORT:
+        for key in QUANT_KEYS:
             spec = qspec.get(key) if key in keys else None
             if spec is None:
-                self.c[key] = Choice(f"{prefix}/q/{self.SHORT[key]}", [None], searched=False)
+                self.c[key] = Choice(names.quant_hp(prefix, key), [None], searched=False)
             else:
-                self.c[key] = cs.declare(f"{prefix}/q/{self.SHORT[key]}", spec, where + ".quant")
+                self.c[key] = cs.declare(names.quant_hp(prefix, key), spec, where + ".quant")
 
     @property
     def wb(self) -> Choice:
@@ -95,8 +93,6 @@ def width_mask(choice: Choice, P, width: int):
     m = np.zeros((len(choice), width), dtype="float32")
     for i, u in enumerate(choice.values):
         m[i, :u] = 1.0
-    from ._choices import p_of
-
     return tf.linalg.matvec(tf.constant(m), p_of(choice, P), transpose_a=True)
 
 
