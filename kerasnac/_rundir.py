@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 
 from ._io import atomic_write, atomic_write_json, atomic_write_text  # noqa: F401  (re-exported)
@@ -131,6 +132,17 @@ def fingerprint_changes(old: dict, new: dict) -> list[str]:
             else:
                 out.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
     return out
+
+
+def check_writable(directory) -> None:
+    """Create ``directory`` if needed and check that a file can be written in it (ConfigError otherwise)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".kerasnac_write_test"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"directory {directory!r} is not writable ({e.strerror}). Pass directory= a folder you "
+                          "can write to.") from None
 
 
 # ---------------------------------------------------------------------------------- one search's folder

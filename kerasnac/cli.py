@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit with 2, --help with 0
     from .errors import KerasNACError
-    from .oracle import ConsecutiveFailuresError
+    from .errors import ConsecutiveFailuresError
 
     try:
         return args.func(args)

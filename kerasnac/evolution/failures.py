@@ -12,18 +12,14 @@ from __future__ import annotations
 import collections
 
 from kerasnac._keras import kt
+from kerasnac.errors import ConsecutiveFailuresError, failure_reason  # noqa: F401  (the error is re-exported)
 
 TrialStatus = kt.engine.trial.TrialStatus
 
 
-class ConsecutiveFailuresError(RuntimeError):
-    """Too many trials failed in a row; the message names the most common cause."""
-
-
 def last_line(message) -> str:
     """The last non-empty line of a failure message (where a traceback names its error), cut to 300."""
-    lines = [ln.strip() for ln in str(message or "").strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+    return failure_reason(message)
 
 
 class ConsecutiveFailures:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import itertools
 
 from ..._keras import tf
-from ...errors import SpaceError
+from ...errors import NotRelaxableError, SpaceError  # noqa: F401  (NotRelaxableError re-exported)
 from .. import _params, names
 
 
-class NotRelaxableError(SpaceError):
-    """A choice of the space that the gradient search cannot relax (fix it with ``fixed={...}``)."""
 
 
 class Choice:
