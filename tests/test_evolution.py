@@ -191,3 +191,16 @@ def test_pareto_search_reports_costs_and_takes_another_oracle(tmp_path):
     assert len(done) == 2 and all(t.metrics.get_last_value("bops") > 0 for t in done)
     with pytest.raises(ValueError, match="with oracle= give them to that oracle"):
         ParetoSearch(TwoLayerNet(), oracle=oracle, screening=kn.Screening(), directory=str(tmp_path), project_name="z")
+
+
+def test_pareto_search_never_overwrites_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    with pytest.raises(kn.ConfigError, match="kerasnac did not make"):
+        ParetoSearch(TwoLayerNet(), objective=["val_loss", "val_accuracy"], directory=str(tmp_path),
+                     project_name="mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"
+    ParetoSearch(TwoLayerNet(), objective=["val_loss"], directory=str(tmp_path), project_name="new")
+    again = ParetoSearch(TwoLayerNet(), objective=["val_loss"], directory=str(tmp_path), project_name="new",
+                         overwrite=True)  # its own folder: replaced
+    assert again.oracle.trials == {}
