@@ -116,10 +116,11 @@ def test_cost_fn_is_the_deprecated_name_of_exact_costs(tmp_path):
     def exact(values):
         return {"f1": zdt_objectives(values)[0]}
 
+    options = dict(seed=7, max_trials=12, population_size=4, screening=kn.Screening(n_estimators=8))
     with pytest.warns(DeprecationWarning, match="exact_costs"):
-        old = make_oracle(tmp_path, "o", seed=7, max_trials=25, screening=kn.Screening(), cost_fn=exact)
-    new = make_oracle(tmp_path, "n", seed=7, max_trials=25, screening=kn.Screening(), exact_costs=exact)
-    assert run(old, 25) == run(new, 25)
+        old = make_oracle(tmp_path, "o", cost_fn=exact, **options)
+    new = make_oracle(tmp_path, "n", exact_costs=exact, **options)
+    assert run(old, 12) == run(new, 12)
     with pytest.warns(DeprecationWarning):
         assert old.cost_fn is old.exact_costs and len(old.exact_costs) >= 1
 
@@ -152,13 +153,13 @@ def test_pareto_search_on_a_plain_hypermodel_with_two_objectives(tmp_path, capsy
     y = (x[:, 0] - x[:, 1] > 0).astype("int64")
     ended = []
     params = kn.Objective("params", "min", fn=lambda model: model.count_params())
-    tuner = ParetoSearch(TwoLayerNet(), objective=["val_accuracy", params], max_trials=5, population_size=3, seed=1,
+    tuner = ParetoSearch(TwoLayerNet(), objective=["val_accuracy", params], max_trials=4, population_size=2, seed=1,
                          on_trial_end=ended.append, directory=str(tmp_path), project_name="plain")
     assert isinstance(tuner.oracle, ParetoOracle) and tuner.oracle.objectives == [("val_accuracy", "max"),
                                                                                    ("params", "min")]
     tuner.search(x[:180], y[:180], validation_data=(x[180:], y[180:]), epochs=1, batch_size=32, verbose=0)
     trials = list(tuner.oracle.trials.values())
-    assert len(trials) == 5 and all(t.status == "COMPLETED" for t in trials) and len(ended) == 5
+    assert len(trials) == 4 and all(t.status == "COMPLETED" for t in trials) and len(ended) == 4
     front = tuner.oracle.pareto_front_ids()
     assert front
     for tid in front:  # every front trial reported both objectives, and none dominates another
@@ -190,3 +191,16 @@ def test_pareto_search_reports_costs_and_takes_another_oracle(tmp_path):
     assert len(done) == 2 and all(t.metrics.get_last_value("bops") > 0 for t in done)
     with pytest.raises(ValueError, match="with oracle= give them to that oracle"):
         ParetoSearch(TwoLayerNet(), oracle=oracle, screening=kn.Screening(), directory=str(tmp_path), project_name="z")
+
+
+def test_pareto_search_never_overwrites_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    with pytest.raises(kn.ConfigError, match="kerasnac did not make"):
+        ParetoSearch(TwoLayerNet(), objective=["val_loss", "val_accuracy"], directory=str(tmp_path),
+                     project_name="mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"
+    ParetoSearch(TwoLayerNet(), objective=["val_loss"], directory=str(tmp_path), project_name="new")
+    again = ParetoSearch(TwoLayerNet(), objective=["val_loss"], directory=str(tmp_path), project_name="new",
+                         overwrite=True)  # its own folder: replaced
+    assert again.oracle.trials == {}

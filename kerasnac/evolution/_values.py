@@ -64,3 +64,13 @@ def check_strategies(selection, crossover, mutation) -> None:
     if selection is not None and not (hasattr(selection, "pool") and hasattr(selection, "parents")):
         raise TypeError("selection must have pool(ranked_ids, population_size) and parents(pool, rng) methods "
                         f"(see kerasnac.evolution.selection), got {type(selection).__name__}.")
+
+
+def check_baseline(space, values, name) -> None:
+    """A clear error for a baseline that is not a dict, or holds a value its hyperparameter forbids."""
+    if not isinstance(values, dict):
+        raise TypeError(f"enqueue expects a dict of hyperparameter values, got {type(values).__name__}.")
+    for key, value in values.items():
+        known = [hp for hp in space if hp.name == key]
+        if known and not any(is_valid(hp, value) for hp in known):
+            raise ValueError(f"Baseline {name!r}: value {value!r} is not allowed for {known[0]!r}.")

@@ -175,12 +175,7 @@ class ParetoOracle(RobustOracle):
         ``self.baselines`` under ``name`` (default ``"baseline_<k>"``). A baseline equal to a trial
         already tried is skipped.
         """
-        if not isinstance(values, dict):
-            raise TypeError(f"enqueue expects a dict of hyperparameter values, got {type(values).__name__}.")
-        for key, value in values.items():
-            known = [hp for hp in self.hyperparameters.space if hp.name == key]
-            if known and not any(_values.is_valid(hp, value) for hp in known):
-                raise ValueError(f"Baseline {name!r}: value {value!r} is not allowed for {known[0]!r}.")
+        _values.check_baseline(self.hyperparameters.space, values, name)
         if name is None:
             name = f"baseline_{len(self.baselines) + len(self._baseline_queue)}"
         self._baseline_queue.append([dict(values), str(name)])
@@ -261,19 +256,14 @@ class ParetoOracle(RobustOracle):
         else:
             self._n_offspring += 1
             values = self._offspring(n_created)
-        if values is None:
-            self._log_exhausted(n_created)
-            return {"status": TrialStatus.STOPPED, "values": None}
-        return {"status": TrialStatus.RUNNING, "values": values}
-
-    def _log_exhausted(self, n_created: int):
-        """Say once why a search stops before ``max_trials``: no untried point was found."""
-        if getattr(self, "_exhausted_logged", False):
-            return
-        self._exhausted_logged = True
-        logger.warning("kerasnac: the search space is exhausted after %d distinct trials (max_trials=%s): no untried "
-                       "architecture was found, so the search stops here. Widen the space or lower "
-                       "max_trials.", n_created, self.max_trials)
+        if values is not None:
+            return {"status": TrialStatus.RUNNING, "values": values}
+        if not getattr(self, "_exhausted_logged", False):  # say once why the search stops before max_trials
+            self._exhausted_logged = True
+            logger.warning("kerasnac: the search space is exhausted after %d distinct trials (max_trials=%s): no "
+                           "untried architecture was found, so the search stops here. Widen the space or lower "
+                           "max_trials.", n_created, self.max_trials)
+        return {"status": TrialStatus.STOPPED, "values": None}
 
     def get_state(self):
         state = super().get_state()

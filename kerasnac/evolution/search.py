@@ -61,7 +61,9 @@ class ParetoSearch(kt.Tuner):
         **kwargs: the other :class:`ParetoOracle` arguments (``screening``, ``fidelity``,
             ``crossover``, ``mutation``, ``selection``, ``exact_costs``, ...; see
             :data:`ORACLE_ARGS`) when no ``oracle`` is given, and ``kt.Tuner`` arguments
-            (``directory``, ``project_name``, ``overwrite``, ...).
+            (``directory``, ``project_name``, ``overwrite``, ...). The project folder must be empty,
+            new, or one kerasnac made (it gets kerasnac's marker file); ``overwrite=True`` deletes
+            only such a folder, never a user's files.
 
     ``search(*fit_args, **fit_kwargs)`` takes ``fit``'s arguments; ``callbacks`` are used as given
     in every trial's ``fit`` (with ``TerminateOnNaN``), and ``objective_data=(x_val, y_val)`` gives
@@ -93,6 +95,15 @@ class ParetoSearch(kt.Tuner):
         self._waiting = False
         self._heartbeat = None
         self._role = distributed.role()
+        if self._role != "worker":
+            # kerasnac's folder rule instead of keras-tuner's rmtree: overwrite=True removes only a folder
+            # kerasnac made (or an empty one), and the search writes only into such a folder
+            directory = kwargs.get("directory") or "."
+            path = os.path.join(directory, _rundir.check_project_name(kwargs.get("project_name") or "untitled_project"))
+            if kwargs.get("overwrite"):
+                _rundir.remove(path, directory)
+            _rundir.claim(path, "search")
+        kwargs["overwrite"] = False
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         if self._role == "worker":
             distributed.configure_worker()
