@@ -9,7 +9,7 @@ What hls4ml 1.3 already does right for QKeras layers (``config_from_keras_model`
   inferred *lossless* (``w_x + w_w + ceil(log2 fan_in)`` bits), exactly what QKeras computes in float.
 * ``QActivation``: the result type is the quantizer's (``quantized_relu(8,2)`` ->
   ``ap_ufixed<8,2,AP_RND_CONV,AP_SAT>``, the same round-half-even and clipping as QKeras).
-* ``Add``, ``Reshape``/``Flatten``, ``MaxPooling``/``AveragePooling``: lossless inference.
+* ``Add``, ``Reshape``/``Flatten``, ``MaxPooling``: lossless inference (``AveragePooling``: see below).
 
 What kerasnac sets because hls4ml's default (``ap_fixed<16,6>`` for anything not inferred) would be
 wrong or wasteful:
@@ -34,8 +34,10 @@ wrong or wasteful:
   inverse in ``ap_ufixed<18,1>`` and probabilities in ``ap_ufixed<16,0,RND,SAT>``.
 * **Global average/max pooling** (Deep Sets aggregation) and **Einsum** (``Dot`` of the attention)
   are not inferred by hls4ml 1.3; after a first conversion, when the input types are known, they get
-  lossless types: mean over n -> ``<W + ceil(log2 n), I>`` with an accumulator of
-  ``<W + ceil(log2 n), I + ceil(log2 n)>``; max -> the input type; Einsum over c terms ->
+  lossless types: mean over n -> ``<W + L, I>`` with ``L = ceil(log2 n)`` and an accumulator of
+  ``<W + 2L, I + L>`` (hls4ml divides in the accumulator); max -> the input type; *average*
+  ``Pooling1D/2D`` get the same (hls4ml gives their mean the input type, dropping ``L`` fraction
+  bits); Einsum over c terms ->
   ``<W0 + W1 + ceil(log2 c), I0 + I1 + ceil(log2 c)>``.
 * **Weights cast from float data in C++** (layers without a quantizer, and a Dense/Conv into which
   hls4ml's ``FuseBatchNormalization`` folded a ``BatchNormalization``): after the first conversion,
@@ -223,7 +225,7 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
 
 def _lossless(node):
     """Precision string hls4ml 1.3 would leave at the default for ``node``, or None."""
-    from hls4ml.model.layers import Einsum, GlobalPooling1D, GlobalPooling2D
+    from hls4ml.model.layers import Einsum, GlobalPooling1D, GlobalPooling2D, Pooling1D, Pooling2D
     from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
     def wis(p):
@@ -244,17 +246,24 @@ def _lossless(node):
         signed = a[2] or b[2]
         p = fixed(a[0] + b[0] + extra, a[1] + b[1] + extra, signed)
         return {"result": p, "accum": p}
-    if isinstance(node, (GlobalPooling1D, GlobalPooling2D)):
+    if isinstance(node, (GlobalPooling1D, GlobalPooling2D, Pooling1D, Pooling2D)):
         a = wis(node.get_input_variable().type.precision)
         if a is None:
             return None
         if node.get_attr("pool_op", "").lower() == "max":
+            if isinstance(node, (Pooling1D, Pooling2D)):
+                return None  # hls4ml infers the input type itself
             p = fixed(a[0], a[1], a[2])
             return {"result": p, "accum": p}
-        shape = node.get_input_variable().shape
-        n = math.prod(shape[:-1])
+        if isinstance(node, (Pooling1D, Pooling2D)):
+            n = node.get_attr("pool_height", 1) * node.get_attr("pool_width")
+        else:
+            n = math.prod(node.get_input_variable().shape[:-1])
         extra = math.ceil(math.log2(max(2, n)))
-        return {"result": fixed(a[0] + extra, a[1], a[2]), "accum": fixed(a[0] + extra, a[1] + extra, a[2])}
+        # nnet::avg sums *and divides* in accum_t (``y /= length``): it needs the extra integer bits
+        # of the sum and the extra fraction bits of the mean, else the mean is truncated to the
+        # input's fraction bits (up to 1 LSB of the input off: 0.017 on a ufixed<8,2> Deep Sets mean)
+        return {"result": fixed(a[0] + extra, a[1], a[2]), "accum": fixed(a[0] + 2 * extra, a[1] + extra, a[2])}
     return None
 
 
