@@ -75,6 +75,18 @@ def test_batchnorm_fused_into_a_set_dense_keeps_qkeras_weights(tmp_path):
     assert _hls_layers.keras_counterparts(model, hls_model)["s0_phi0"] == "s0_phi0_bn"
 
 
+def test_deepsets_mean_keeps_the_fraction_bits_of_the_division(tmp_path):
+    model, x = deepsets_with_strong_batchnorm()
+    hls_model, _ = HLS4MLExport().convert(model, str(tmp_path / "prj"), x)
+    probe = keras.Model(model.inputs, [model.get_layer("s0_phi0_act").output, model.get_layer("s0_mean").output])
+    phi, mean = (np.asarray(o, dtype=np.float64) for o in probe.predict(x, verbose=0))
+    node = hls_model.graph["s0_mean"]
+    acc_t, res_t = node.get_attr("accum_t").precision, node.get_output_variable().type.precision
+    # nnet::avg: y = sum in accum_t, then y /= n in accum_t, then the cast to the result type
+    y = ap_cast(ap_cast(phi.sum(axis=1), acc_t) / phi.shape[1], acc_t)
+    assert np.abs(ap_cast(y, res_t) - mean).max() <= 1e-6  # the mean of 8 values on a 2^-F grid is exact
+
+
 def leaky_mlp(seed=0):
     """Dense -> quantized_relu(8,0,negative_slope=0.125) whose inputs reach below -1."""
     keras.utils.set_random_seed(seed)
@@ -107,6 +119,7 @@ def test_leaky_quantized_relu_clips_its_negative_side_like_qkeras(tmp_path):
 
 
 @needs_gxx
+@pytest.mark.slow  # g++ build, 45-90 s here
 def test_csim_of_deepsets_with_fused_batchnorm_agrees(tmp_path):
     model, x = deepsets_with_strong_batchnorm()
     cand = Candidate(model, "c0", {}, task="classification", validation_data=(x, None), output_dir=str(tmp_path))
@@ -115,6 +128,7 @@ def test_csim_of_deepsets_with_fused_batchnorm_agrees(tmp_path):
 
 
 @needs_gxx
+@pytest.mark.slow
 def test_csim_of_leaky_quantized_relu_matches_keras(tmp_path):
     model, x = leaky_mlp()
     cand = Candidate(model, "c0", {}, task="regression", validation_data=(x, None), output_dir=str(tmp_path))
