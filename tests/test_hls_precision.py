@@ -18,7 +18,7 @@ import pytest
 import kerasnac as kn
 from kerasnac._keras import keras, qkeras
 from kerasnac.callbacks import Candidate, HLS4MLExport
-from kerasnac.callbacks import _hls_layers
+from kerasnac.callbacks import _hls_config, _hls_layers
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="hls4ml's C simulation needs g++")
 Q8 = {"weight_bits": 8, "activation_bits": 8, "activation_integer": 2}
@@ -134,3 +134,19 @@ def test_csim_of_leaky_quantized_relu_matches_keras(tmp_path):
     cand = Candidate(model, "c0", {}, task="regression", validation_data=(x, None), output_dir=str(tmp_path))
     row = HLS4MLExport(synth=False, on_error="raise").on_candidate(cand)
     assert row["csim_max_abs_diff"] <= 1e-2 and row["csim_ok"], row
+
+
+def test_leaky_relu_whose_input_feeds_other_layers_is_reported(tmp_path):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,), name="inputs")
+    d = qkeras.QDense(4, kernel_quantizer="quantized_bits(8,0,alpha=1)", bias_quantizer="quantized_bits(8,0,alpha=1)",
+                      name="d0")(inp)
+    act = qkeras.QActivation("quantized_relu(8,0,negative_slope=0.125)", name="d0_act")(d)
+    out = keras.layers.Add(name="skip")([act, d])  # d0 also feeds the Add: it cannot be clipped
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(0).normal(0, 1.5, size=(64, 4)).astype("float32")
+    hls_model, _ = HLS4MLExport().convert(model, str(tmp_path / "prj"), x)
+    notes = _hls_config.known_mismatches(hls_model)
+    assert len(notes) == 1 and notes[0].startswith("d0_act:") and "'d0'" in notes[0]
+    leaky_model, x = leaky_mlp()  # a sole consumer is clipped instead: nothing to report
+    assert _hls_config.known_mismatches(HLS4MLExport().convert(leaky_model, str(tmp_path / "p2"), x)[0]) == []

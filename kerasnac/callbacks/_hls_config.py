@@ -53,8 +53,9 @@ wrong or wasteful:
   (if the activation is its only consumer) becomes ``fixed<F + i + 1, i + 1, TRN, SAT>``: its own
   ``F`` fractional bits (nothing is rounded), saturating at ``[-2^i, 2^i)``; values above ``2^i``
   saturate in the activation's result anyway. Without it a BraggNN-like model with
-  ``quantized_relu(12,0,negative_slope=0.125)`` after a Dense whose outputs reach -3.5 missed by up to
-  0.31 (mean output difference 0.079 px-units over the tolerance).
+  ``quantized_relu(12,0,negative_slope=0.125)`` after a Dense whose outputs reach -3.5 had that
+  activation off by up to 0.31 (model outputs by up to 0.079). Where the producer has other
+  consumers (or is the model input) this is not possible: :func:`known_mismatches` names the layer.
 * ``ReuseFactor`` and ``Strategy`` for the model and every layer (``Latency`` for the Einsum of
   the attention, its only implementation); ``IOType``, part and clock period go to
   ``convert_from_keras_model``. The Einsum needs ``io_parallel``.
@@ -309,7 +310,7 @@ def _leaky_input_clip(node) -> tuple | None:
     integer = int(cfg.get("integer", 0))
     parent = node.get_input_node()
     if parent is None or isinstance(parent, Input) or len(parent.get_output_nodes()) != 1:
-        return None  # clipping the producer would change its other consumers (the check reports it)
+        return None  # clipping the producer would change its other consumers: see known_mismatches
     p = parent.get_output_variable().type.precision
     if not isinstance(p, FixedPrecisionType):
         return None
@@ -347,3 +348,22 @@ def refine_config(cfg: dict, hls_model, keep=(), float_bits: int = 16) -> bool:
         if clip is not None:
             put(clip[0].name, {"result": clip[1]})
     return changed
+
+
+def known_mismatches(hls_model) -> list[str]:
+    """Layers whose hls4ml 1.3 implementation differs from QKeras in a way no type can repair."""
+    notes = []
+    for node in hls_model.get_layers():
+        q = node.get_attr("activation_quantizer")
+        cfg = q.get("config", {}) if isinstance(q, dict) and q.get("class_name") == "quantized_relu" else {}
+        if cfg.get("relu_upper_bound"):
+            notes.append(f"{node.name}: hls4ml ignores relu_upper_bound={cfg['relu_upper_bound']} of quantized_relu")
+        if cfg.get("negative_slope") and _leaky_input_clip(node) is None:
+            parent = node.get_input_node()
+            p = parent.get_output_variable().type.precision if parent is not None else None
+            integer = int(cfg.get("integer", 0))
+            if getattr(p, "signed", False) and getattr(p, "integer", 0) > integer + 1:
+                notes.append(f"{node.name}: hls4ml's leaky_relu does not clip below -{cfg['negative_slope']}*2^{integer}"
+                             f" as QKeras does, and its input {parent.name!r} also feeds other layers (or is the"
+                             " model input), so kerasnac cannot saturate it there")
+    return notes

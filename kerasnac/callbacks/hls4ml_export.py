@@ -129,7 +129,8 @@ class HLS4MLExport(Callback):
     ``csim_first_bad_err`` (after a failed check), ``hls_convert_s, hls_compile_s``,
     ``resource_source`` ("synthesis" or "estimated"), ``lut, ff, dsp, bram`` (BRAM36 units),
     ``latency_cycles``, plus ``bram_18k, latency_best, interval_min, interval_max`` after synthesis,
-    and ``hls_error, hls_stage`` after a failure.
+    and ``hls_error, hls_stage`` after a failure; ``hls_warnings`` names layers where hls4ml
+    computes differently from QKeras and no precision can repair it (see ``_hls_config.known_mismatches``).
     """
 
     def __init__(self, output_dir: str = "hls", part: str = DEFAULT_PART, io_type: str = "io_parallel",
@@ -250,6 +251,9 @@ class HLS4MLExport(Callback):
                 _rundir.claim(prj, "hls4ml project")
                 hls_model, cfg = self.convert(model, prj, x, cfg)
                 row["hls_convert_s"] = round(time.perf_counter() - t0, 2)
+                notes = _hls_config.known_mismatches(hls_model)  # hls4ml differs from QKeras there
+                if notes:
+                    row["hls_warnings"] = "; ".join(notes)
                 stage = "compile"
                 t0 = time.perf_counter()
                 lib = _csim.compile_library(hls_model)
