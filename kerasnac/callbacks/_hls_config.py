@@ -9,7 +9,7 @@ What hls4ml 1.3 already does right for QKeras layers (``config_from_keras_model`
   inferred *lossless* (``w_x + w_w + ceil(log2 fan_in)`` bits), exactly what QKeras computes in float.
 * ``QActivation``: the result type is the quantizer's (``quantized_relu(8,2)`` ->
   ``ap_ufixed<8,2,AP_RND_CONV,AP_SAT>``, the same round-half-even and clipping as QKeras).
-* ``Add``, ``Reshape``/``Flatten``, ``MaxPooling``/``AveragePooling``: lossless inference.
+* ``Add``, ``Reshape``/``Flatten``, ``MaxPooling``: lossless inference (``AveragePooling``: see below).
 
 What kerasnac sets because hls4ml's default (``ap_fixed<16,6>`` for anything not inferred) would be
 wrong or wasteful:
@@ -34,9 +34,28 @@ wrong or wasteful:
   inverse in ``ap_ufixed<18,1>`` and probabilities in ``ap_ufixed<16,0,RND,SAT>``.
 * **Global average/max pooling** (Deep Sets aggregation) and **Einsum** (``Dot`` of the attention)
   are not inferred by hls4ml 1.3; after a first conversion, when the input types are known, they get
-  lossless types: mean over n -> ``<W + ceil(log2 n), I>`` with an accumulator of
-  ``<W + ceil(log2 n), I + ceil(log2 n)>``; max -> the input type; Einsum over c terms ->
+  lossless types: mean over n -> ``<W + L, I>`` with ``L = ceil(log2 n)`` and an accumulator of
+  ``<W + 2L, I + L>`` (hls4ml divides in the accumulator); max -> the input type; *average*
+  ``Pooling1D/2D`` get the same (hls4ml gives their mean the input type, dropping ``L`` fraction
+  bits); Einsum over c terms ->
   ``<W0 + W1 + ceil(log2 c), I0 + I1 + ceil(log2 c)>``.
+* **Weights cast from float data in C++** (layers without a quantizer, and a Dense/Conv into which
+  hls4ml's ``FuseBatchNormalization`` folded a ``BatchNormalization``): after the first conversion,
+  a weight or bias whose actual data does not fit its type exactly (it would round or saturate) gets
+  ``value_precision`` of that data (``max(float_bits, width)`` bits, integer bits for the largest
+  value). Without this, the fused ``scale * Q(w)`` of a QDense on a set (Deep Sets phi, see
+  ``_hls_layers``) kept the QDense's ``ap_fixed<12,1>``: fused weights above 1 saturated (csim
+  agreement 0.62 on a 12-bit jets Deep Sets model).
+* **Leaky quantized ReLU** (``quantized_relu(b, i, negative_slope=s)``, hls4ml's ``leaky_relu``):
+  QKeras clips the negative side at ``-s * 2^i`` (the result is ``clip(round(s*x), -s*2^i, 0)``
+  there), hls4ml's ``leaky_relu`` computes ``s*x`` and only saturates at the result type's
+  ``-2^i``. Clipping the *input* at ``-2^i`` gives QKeras's result, so the producing layer's result
+  (if the activation is its only consumer) becomes ``fixed<F + i + 1, i + 1, TRN, SAT>``: its own
+  ``F`` fractional bits (nothing is rounded), saturating at ``[-2^i, 2^i)``; values above ``2^i``
+  saturate in the activation's result anyway. Without it a BraggNN-like model with
+  ``quantized_relu(12,0,negative_slope=0.125)`` after a Dense whose outputs reach -3.5 had that
+  activation off by up to 0.31 (model outputs by up to 0.079). Where the producer has other
+  consumers (or is the model input) this is not possible: :func:`known_mismatches` names the layer.
 * ``ReuseFactor`` and ``Strategy`` for the model and every layer (``Latency`` for the Einsum of
   the attention, its only implementation); ``IOType``, part and clock period go to
   ``convert_from_keras_model``. The Einsum needs ``io_parallel``.
@@ -207,7 +226,7 @@ def build_config(model, *, backend: str, strategy: str = "Latency", reuse_factor
 
 def _lossless(node):
     """Precision string hls4ml 1.3 would leave at the default for ``node``, or None."""
-    from hls4ml.model.layers import Einsum, GlobalPooling1D, GlobalPooling2D
+    from hls4ml.model.layers import Einsum, GlobalPooling1D, GlobalPooling2D, Pooling1D, Pooling2D
     from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
 
     def wis(p):
@@ -228,35 +247,123 @@ def _lossless(node):
         signed = a[2] or b[2]
         p = fixed(a[0] + b[0] + extra, a[1] + b[1] + extra, signed)
         return {"result": p, "accum": p}
-    if isinstance(node, (GlobalPooling1D, GlobalPooling2D)):
+    if isinstance(node, (GlobalPooling1D, GlobalPooling2D, Pooling1D, Pooling2D)):
         a = wis(node.get_input_variable().type.precision)
         if a is None:
             return None
         if node.get_attr("pool_op", "").lower() == "max":
+            if isinstance(node, (Pooling1D, Pooling2D)):
+                return None  # hls4ml infers the input type itself
             p = fixed(a[0], a[1], a[2])
             return {"result": p, "accum": p}
-        shape = node.get_input_variable().shape
-        n = math.prod(shape[:-1])
+        if isinstance(node, (Pooling1D, Pooling2D)):
+            n = node.get_attr("pool_height", 1) * node.get_attr("pool_width")
+        else:
+            n = math.prod(node.get_input_variable().shape[:-1])
         extra = math.ceil(math.log2(max(2, n)))
-        return {"result": fixed(a[0] + extra, a[1], a[2]), "accum": fixed(a[0] + extra, a[1] + extra, a[2])}
+        # nnet::avg sums *and divides* in accum_t (``y /= length``): it needs the extra integer bits
+        # of the sum and the extra fraction bits of the mean, else the mean is truncated to the
+        # input's fraction bits (up to 1 LSB of the input off: 0.017 on a ufixed<8,2> Deep Sets mean)
+        return {"result": fixed(a[0] + extra, a[1], a[2]), "accum": fixed(a[0] + 2 * extra, a[1] + extra, a[2])}
     return None
 
 
-def refine_config(cfg: dict, hls_model, keep=()) -> bool:
-    """Give layers that hls4ml 1.3 does not infer lossless types from their (now known) inputs.
+def _fits(data, precision) -> bool:
+    """Whether every value of ``data`` is exactly representable in ``precision`` (fixed/integer)."""
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
+        return True  # binary/ternary/power-of-two types come from a quantizer: the data was made for them
+    d = np.asarray(data, dtype=np.float64).ravel()
+    if d.size == 0:
+        return True
+    frac = precision.width - precision.integer
+    lo = -(2.0 ** (precision.integer - 1)) if precision.signed else 0.0
+    hi = (2.0 ** (precision.integer - 1) if precision.signed else 2.0 ** precision.integer) - 2.0 ** -frac
+    scaled = d * 2.0 ** frac
+    return bool(np.all(np.isfinite(d)) and d.min() >= lo and d.max() <= hi and np.all(scaled == np.round(scaled)))
+
+
+def _weight_types(node, float_bits: int) -> dict:
+    """Types for weights whose data (float, or BN-fused) would round or saturate in their type."""
+    from hls4ml.model.types import FixedPrecisionType
+
+    out = {}
+    for key, var in getattr(node, "weights", {}).items():
+        p = var.type.precision
+        if key not in ("weight", "bias", "scale") or node.get_attr(f"{key}_quantizer") is not None:
+            continue
+        if isinstance(p, FixedPrecisionType) and not _fits(var.data, p):
+            out[key] = value_precision(var.data, max(float_bits, p.width))
+    return out
+
+
+def _leaky_input_clip(node) -> tuple | None:
+    """``(producer, precision)`` clipping the input of a QKeras leaky ``quantized_relu`` at ``-2^i``."""
+    from hls4ml.model.layers import Input
+    from hls4ml.model.types import FixedPrecisionType
+
+    q = node.get_attr("activation_quantizer")
+    cfg = q.get("config", {}) if isinstance(q, dict) and q.get("class_name") == "quantized_relu" else {}
+    if not cfg.get("negative_slope"):
+        return None
+    integer = int(cfg.get("integer", 0))
+    parent = node.get_input_node()
+    if parent is None or isinstance(parent, Input) or len(parent.get_output_nodes()) != 1:
+        return None  # clipping the producer would change its other consumers: see known_mismatches
+    p = parent.get_output_variable().type.precision
+    if not isinstance(p, FixedPrecisionType):
+        return None
+    if not p.signed or p.integer <= integer + 1:
+        return None  # no value below -2^i (also after this refinement: then the type is ours)
+    frac = p.width - p.integer
+    return parent, fixed(frac + integer + 1, integer + 1, True, "TRN", "SAT")
+
+
+def refine_config(cfg: dict, hls_model, keep=(), float_bits: int = 16) -> bool:
+    """Refine the config from a first conversion, where hls4ml's own passes have run (see the module
+    docstring): lossless types for layers hls4ml 1.3 does not infer, types that hold the actual
+    (float or BN-fused) weight data, and the input clip of leaky quantized ReLUs.
 
     ``keep``: ``(layer, precision key)`` pairs set by the user, left alone. Returns True if the
     config changed (then convert again: downstream inference depends on it).
     """
     changed = False
     names = cfg.setdefault("LayerName", {})
-    for node in hls_model.get_layers():
-        want = _lossless(node)
-        if not want:
-            continue
-        prec = names.setdefault(node.name, {}).setdefault("Precision", {})
+
+    def put(name, want):
+        nonlocal changed
+        prec = names.setdefault(name, {}).setdefault("Precision", {})
         for key, value in want.items():
-            if (node.name, key) not in keep and prec.get(key) != value:
+            if (name, key) not in keep and prec.get(key) != value:
                 prec[key] = value
                 changed = True
+
+    for node in hls_model.get_layers():
+        want = _lossless(node) or {}
+        want.update(_weight_types(node, float_bits))
+        if want:
+            put(node.name, want)
+        clip = _leaky_input_clip(node)
+        if clip is not None:
+            put(clip[0].name, {"result": clip[1]})
     return changed
+
+
+def known_mismatches(hls_model) -> list[str]:
+    """Layers whose hls4ml 1.3 implementation differs from QKeras in a way no type can repair."""
+    notes = []
+    for node in hls_model.get_layers():
+        q = node.get_attr("activation_quantizer")
+        cfg = q.get("config", {}) if isinstance(q, dict) and q.get("class_name") == "quantized_relu" else {}
+        if cfg.get("relu_upper_bound"):
+            notes.append(f"{node.name}: hls4ml ignores relu_upper_bound={cfg['relu_upper_bound']} of quantized_relu")
+        if cfg.get("negative_slope") and _leaky_input_clip(node) is None:
+            parent = node.get_input_node()
+            p = parent.get_output_variable().type.precision if parent is not None else None
+            integer = int(cfg.get("integer", 0))
+            if getattr(p, "signed", False) and getattr(p, "integer", 0) > integer + 1:
+                notes.append(f"{node.name}: hls4ml's leaky_relu does not clip below -{cfg['negative_slope']}*2^{integer}"
+                             f" as QKeras does, and its input {parent.name!r} also feeds other layers (or is the"
+                             " model input), so kerasnac cannot saturate it there")
+    return notes

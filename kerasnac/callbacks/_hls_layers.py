@@ -8,6 +8,16 @@
   free axes of the first operand, then those of the second). The BraggNN non-local attention of
   ``conv_attn`` needs it for ``theta . phi^T`` and ``softmax(.) . g``.
 
+* ``QDense`` applied to a set (input of rank > 2, the phi network of ``deepsets``). hls4ml 1.3's
+  ``ReplaceMultidimensionalDenseWithConv`` rebuilds such a Dense as a 1x1 convolution *without* its
+  ``weight_quantizer``/``bias_quantizer``: the convolution then holds the float kernel, and
+  ``FuseBatchNormalization`` (which refuses to fuse into quantized weights) folds a following
+  ``BatchNormalization`` into it as ``scale * w_float``, where QKeras computes ``scale * Q(w)``.
+  :func:`install` wraps the ``QDense`` handler so that, for such inputs, the kernel and bias handed
+  to hls4ml are already quantized with the layer's own quantizers (what hls4ml's ``Dense`` does for
+  rank-2 inputs); the fused weights then equal QKeras's, and
+  :func:`kerasnac.callbacks._hls_config.refine_config` gives them a type that holds them.
+
 The Softmax repairs that the Keras-2 front end needs are config entries; see
 :func:`kerasnac.callbacks._hls_config.build_config`.
 """
@@ -36,10 +46,30 @@ def _dot_equation(s0, s1, axes):
     return f"{l0},{l1}->{out}", shape
 
 
+def _install_qdense(handlers) -> None:
+    original = handlers.get("QDense")
+    if original is None or getattr(original, "_kerasnac", False):
+        return
+
+    def parse_qdense(keras_layer, input_names, input_shapes, data_reader):
+        layer, shape = original(keras_layer, input_names, input_shapes, data_reader)
+        if len(input_shapes[0]) > 2:  # becomes a Conv without quantizers (see the module docstring)
+            for key in ("weight", "bias"):
+                q, data = layer.get(f"{key}_quantizer"), layer.get(f"{key}_data")
+                if q is not None and data is not None:
+                    layer[f"{key}_data"] = q(data)
+        return layer, shape
+
+    parse_qdense._kerasnac = True
+    parse_qdense.handles = ["QDense"]
+    handlers["QDense"] = parse_qdense
+
+
 def install() -> None:
-    """Register the rank-2 ``Dot`` -> ``Einsum`` handler in hls4ml's Keras-2 front end (idempotent)."""
+    """Register kerasnac's ``Dot`` and ``QDense`` handlers in hls4ml's Keras-2 front end (idempotent)."""
     kv2 = importlib.import_module("hls4ml.converters.keras_v2_to_hls")
     handlers = kv2.layer_handlers
+    _install_qdense(handlers)
     original = handlers.get("Dot")
     if original is None or getattr(original, "_kerasnac", False):
         return
@@ -59,3 +89,30 @@ def install() -> None:
     parse_dot._kerasnac = True
     parse_dot.handles = ["Dot"]
     handlers["Dot"] = parse_dot
+
+
+def keras_counterparts(model, hls_model) -> dict:
+    """``{hls4ml layer name: name of the Keras layer whose output it carries}``.
+
+    Usually the same name. hls4ml's passes remove some Keras layers: a ``BatchNormalization`` fused
+    into the Dense/Conv before it, a ``Dropout``, a ``Reshape`` in io_parallel. The node before such a
+    layer then carries *its* output (BN applied, or the same values), so the trace compares it with
+    the last removed layer of a single-consumer chain.
+    """
+    present = {layer.name for layer in hls_model.get_layers()}
+    out = {}
+    for name in present:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            continue
+        while True:
+            consumers = [n.outbound_layer for n in layer._outbound_nodes]  # noqa: SLF001 - no public accessor
+            if len(consumers) != 1 or consumers[0].name in present or len(consumers[0]._inbound_nodes) != 1:  # noqa: SLF001
+                break
+            nxt = consumers[0]
+            if isinstance(nxt.input, (list, tuple)):
+                break
+            layer = nxt
+        out[name] = layer.name
+    return out

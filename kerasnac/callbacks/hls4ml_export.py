@@ -129,7 +129,8 @@ class HLS4MLExport(Callback):
     ``csim_first_bad_err`` (after a failed check), ``hls_convert_s, hls_compile_s``,
     ``resource_source`` ("synthesis" or "estimated"), ``lut, ff, dsp, bram`` (BRAM36 units),
     ``latency_cycles``, plus ``bram_18k, latency_best, interval_min, interval_max`` after synthesis,
-    and ``hls_error, hls_stage`` after a failure.
+    and ``hls_error, hls_stage`` after a failure; ``hls_warnings`` names layers where hls4ml
+    computes differently from QKeras and no precision can repair it (see ``_hls_config.known_mismatches``).
     """
 
     def __init__(self, output_dir: str = "hls", part: str = DEFAULT_PART, io_type: str = "io_parallel",
@@ -217,7 +218,7 @@ class HLS4MLExport(Callback):
                     backend=self.backend, io_type=self.io_type, part=self.part,
                     clock_period=self.clock_period)
             keep = {(n, k) for n, e in self.layer_config.items() for k in e.get("Precision", {})}
-            if not _hls_config.refine_config(cfg, hls_model, keep):
+            if not _hls_config.refine_config(cfg, hls_model, keep, float_bits=self.float_bits):
                 break
         return hls_model, cfg
 
@@ -250,6 +251,9 @@ class HLS4MLExport(Callback):
                 _rundir.claim(prj, "hls4ml project")
                 hls_model, cfg = self.convert(model, prj, x, cfg)
                 row["hls_convert_s"] = round(time.perf_counter() - t0, 2)
+                notes = _hls_config.known_mismatches(hls_model)  # hls4ml differs from QKeras there
+                if notes:
+                    row["hls_warnings"] = "; ".join(notes)
                 stage = "compile"
                 t0 = time.perf_counter()
                 lib = _csim.compile_library(hls_model)
@@ -329,14 +333,16 @@ class HLS4MLExport(Callback):
         x = x[: min(len(x), 200)]
         lib = _csim.compile_library(hls_model, trace=True)
         _, trace = _csim.run(hls_model, lib, x, trace=True, timeout=self.csim_timeout)
-        kout = keras_layer_outputs(model, x, list(trace))
+        # a node into which hls4ml fused a BatchNormalization carries the BN's output (see _hls_layers)
+        keras_name = _hls_layers.keras_counterparts(model, hls_model)
+        kout = keras_layer_outputs(model, x, [keras_name.get(n, n) for n in trace])
         errors, first = [], None
         for layer in hls_model.get_layers():
             name = layer.name
-            if name not in trace or name not in kout:
+            if name not in trace or keras_name.get(name, name) not in kout:
                 continue
             h = np.asarray(trace[name], dtype=np.float64).reshape(len(x), -1)
-            k = np.asarray(kout[name], dtype=np.float64).reshape(len(x), -1)
+            k = np.asarray(kout[keras_name.get(name, name)], dtype=np.float64).reshape(len(x), -1)
             if h.shape != k.shape:
                 continue
             err = float(np.max(np.abs(h - k)) / (np.max(np.abs(k)) + 1e-12))
