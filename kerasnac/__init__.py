@@ -8,7 +8,7 @@ Import kerasnac before TensorFlow: it selects Keras 2 (tf_keras), which QKeras n
 """
 
 from . import _keras  # noqa: F401  (must come first: binds tf_keras)
-from . import callbacks, costs, datasets, local, space, studies
+from . import callbacks, costs, datasets, hardware, local, space, studies
 from .callbacks.export import load_model
 from .callbacks.pruning import Pruning
 from .errors import ConfigError, DataError, KerasNACError, SpaceError

@@ -106,7 +106,7 @@ class NACTuner(kt.Tuner):
                 done += len(h.epoch)
                 if stop_at == epochs or done < stop_at or model.stop_training:
                     break  # full budget, or a callback (EarlyStopping, TerminateOnNaN) stopped training
-                report = self._objective_values(model, _last(history), costs.evaluate(model, **nac.cost_options),
+                report = self._objective_values(model, _last(history), costs.evaluate(model, extra=nac.cost_names, **nac.cost_options),
                                                 val_arrays)
                 if not all(math.isfinite(v) for v in report.values()):
                     break
@@ -130,7 +130,7 @@ class NACTuner(kt.Tuner):
                 "may be too high, or the inputs are not scaled."
             )
         train_seconds = time.perf_counter() - start
-        metrics = stopped_report or self._objective_values(model, logs, costs.evaluate(model, **nac.cost_options),
+        metrics = stopped_report or self._objective_values(model, logs, costs.evaluate(model, extra=nac.cost_names, **nac.cost_options),
                                                            val_arrays)
         metrics["epochs_trained"] = float(done)
         metrics["train_seconds"] = train_seconds

@@ -38,6 +38,9 @@ class Cost:
     direction: str = "min"
     description: str = ""
     uses_table: bool = False
+    #: computed by ``evaluate(model)`` without names; optional costs (``default=False``, e.g. the
+    #: da4ml ones, which need an extra package and a trace) only when asked for by name
+    default: bool = True
 
     def __call__(self, model, **opts) -> float:
         """The cost of ``model``; ``opts`` are :func:`layer_table` options (table-based costs only)."""
@@ -115,15 +118,21 @@ def cost_direction(name: str) -> str:
     return get_cost(name).direction
 
 
-def evaluate(model, names=None, **opts) -> dict[str, float]:
+def default_costs() -> list[str]:
+    """Names of the costs that ``evaluate(model)`` computes (all but the optional ones)."""
+    return [n for n, c in _COSTS.items() if c.default]
+
+
+def evaluate(model, names=None, *, extra=(), **opts) -> dict[str, float]:
     """Evaluate several costs of ``model``, computing the :func:`layer_table` at most once.
 
-    ``names``: a cost name, a list of names, or ``None`` for all registered costs. ``opts`` go to
+    ``names``: a cost name, a list of names, or ``None`` for the :func:`default_costs` plus the
+    registered names in ``extra`` (e.g. a search's objectives such as ``da_lut``). ``opts`` go to
     :func:`layer_table` (``sparsity``, ``input_bits``, ``reuse_factor``, ``strategy``, ``io_type``);
     user costs receive only the model.
     """
     if names is None:
-        names = available_costs()
+        names = default_costs() + [n for n in extra if is_cost(n) and not _COSTS[n].default]
     elif isinstance(names, str):
         names = [names]
     costs = [get_cost(n) for n in names]
