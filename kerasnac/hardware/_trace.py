@@ -211,7 +211,9 @@ def _batchnorm(layer, x):
     inv = gamma / np.sqrt(layer.moving_variance.numpy().astype(np.float64) + layer.epsilon)
     scale = _fixed(np.broadcast_to(inv, (x.shape[-1],)))
     shift = _fixed(np.broadcast_to(beta - layer.moving_mean.numpy() * inv, (x.shape[-1],)))
-    return x * scale + shift
+    # as a diagonal constant matrix: da4ml 0.6's element-wise constant product overflowed in its
+    # interpreter here (off by 2**10 on some inputs), its matrix path is exact
+    return x @ np.diag(scale) + shift
 
 
 def _pool(layer, x, kind: str):
@@ -233,7 +235,13 @@ def _reduce(win: np.ndarray, kind: str) -> np.ndarray:
     for row in win[1:]:
         acc = [a.max_of(r) if kind == "max" else a + r for a, r in zip(acc, row)]
     if kind == "mean":
-        acc = [a * (1.0 / len(win)) for a in acc]
+        n = len(win)
+        if n & (n - 1) == 0:  # a power of 2: a shift
+            acc = [a * (1.0 / n) for a in acc]
+        else:  # through the matrix path (see _batchnorm)
+            from da4ml.trace import FixedVariableArray
+
+            acc = list(np.ravel((FixedVariableArray(np.array(acc, dtype=object)) @ (np.eye(len(acc)) / n))._vars))
     return np.array(acc, dtype=object)
 
 
