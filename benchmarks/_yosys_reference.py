@@ -28,11 +28,15 @@ import time
 import numpy as np
 import pandas as pd
 
-SPACES = (("jets_mlp", None), ("jets_deepsets", None), ("small_cnn", (8, 8, 1)))
-MAX_PARAMS = 1000
+SPACES = (("jets_mlp", None), ("jets_deepsets", (6, 3)), ("small_cnn", (6, 6, 1)))
+#: the spaces' width choices are cut to at most this and their layer counts to at most 2, so that a
+#: model's synthesis takes seconds (drawing from the full spaces and rejecting large models spent
+#: most of the time building models that were then thrown away)
+MAX_WIDTH = 16
+MAX_PARAMS = 600
 #: models whose da4ml graph is larger are redrawn (yosys time grows with it: a 2k-LUT design took
 #: 8 s of CPU, a 23k-LUT one 190 s wall on the loaded 2-core machine here)
-MAX_DA_LUT = 6000
+MAX_DA_LUT = 4000
 EST = ("lut", "ff", "dsp")
 
 
@@ -65,12 +69,27 @@ def _prune(model, fraction: float) -> None:
         kernel.assign(np.where(np.abs(w) <= cut, 0.0, w).astype(w.dtype))
 
 
+def _small(name: str) -> dict:
+    """The shipped space ``name`` with widths <= MAX_WIDTH and at most 2 layers per stack; no baselines."""
+    from kerasnac.space import _yaml
+
+    data, _ = _yaml.load(name)
+    data.pop("baselines", None)
+    for stage in data["stages"]:
+        for spec in stage["blocks"].values():
+            for key, val in list(spec.items()):
+                if key in ("units", "phi_units", "rho_units", "filters") and isinstance(val, list):
+                    spec[key] = [v for v in val if v <= MAX_WIDTH] or [min(val)]
+                elif key.endswith("layers") and isinstance(val, dict):
+                    spec[key] = {"min": val["min"], "max": min(val["max"], 2)}
+    return data
+
+
 def draw_models(n: int, seed: int = 0):
     """``n`` (model id, description, builder) triples, deterministic in ``seed``."""
     from kerasnac.space import SearchSpace
 
-    spaces = [SearchSpace.from_yaml(name, input_shape=shape) if shape else SearchSpace.from_yaml(name)
-              for name, shape in SPACES]
+    spaces = [SearchSpace.from_dict(_small(name), source=name, input_shape=shape) for name, shape in SPACES]
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:
@@ -94,20 +113,30 @@ def _build(sp, values, frac, wseed):
     return model
 
 
-def run(n: int, cache: str, seed: int = 0, log=print) -> pd.DataFrame:
-    """Synthesize ``n`` models (continuing from ``cache``); returns one row per model."""
+def run(n: int, cache: str, seed: int = 0, log=print, worker: int = 0, workers: int = 1) -> pd.DataFrame:
+    """Synthesize ``n`` models (continuing from ``cache``); returns one row per model.
+
+    ``worker``/``workers``: this process synthesizes only the models whose index modulo ``workers``
+    is ``worker`` (several processes can share one cache); the returned table is what the cache holds."""
     from kerasnac import costs, hardware
 
     os.makedirs(cache, exist_ok=True)
     rows, skipped, drawn = [], 0, 0
     pool = iter(draw_models(20 * n, seed))
-    while len(rows) < n:
+    target = -(-n // workers)
+    while len(rows) < target:
         mid, values, sp, frac, wseed = next(pool)
         drawn += 1
         path = os.path.join(cache, f"{mid}.json")
+        if int(mid.split("_")[0][1:]) % workers != worker:
+            continue
+        row = None
         if os.path.exists(path):
             with open(path) as f:
                 row = json.load(f)
+            if row.get("status") == "skipped" and row.get("da_lut", math.inf) <= MAX_DA_LUT:
+                row = None  # skipped under a smaller limit: synthesize it now
+        if row is not None:
             if row.get("status") == "ok":
                 rows.append(row)
             skipped += row.get("status") == "skipped"
@@ -147,9 +176,21 @@ def run(n: int, cache: str, seed: int = 0, log=print) -> pd.DataFrame:
             f"yosys {row.get('syn_seconds')} s")
         if row["status"] == "ok":
             rows.append(row)
-    log(f"{len(rows)} models synthesized ({drawn} drawn, {skipped} over {MAX_PARAMS} parameters or "
+    rows = load_cache(cache)
+    log(f"{len(rows)} models synthesized in the cache ({drawn} drawn by this worker, {skipped} over {MAX_PARAMS} parameters or "
         f"{MAX_DA_LUT} da_lut skipped)")
-    return pd.DataFrame(rows)
+    return rows
+
+
+def load_cache(cache: str) -> list[dict]:
+    rows = []
+    for name in sorted(os.listdir(cache)):
+        if name.endswith(".json"):
+            with open(os.path.join(cache, name)) as f:
+                row = json.load(f)
+            if row.get("status") == "ok":
+                rows.append(row)
+    return rows
 
 
 class _TooLarge(Exception):
@@ -165,7 +206,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per (estimate, synthesized count): median and 10-90% spread of estimate / synthesized, median
     |log2 ratio| and the Spearman rank correlation."""
     pairs = [("est_lut", "syn_lut"), ("est_ff", "syn_ff"), ("est_dsp", "syn_dsp"), ("da_lut", "syn_lut"),
-             ("est_lut_da", "syn_lut")]
+             ("est_lut_da", "syn_lut"), ("est_ff_da", "syn_ff")]
     out = []
     for est, ref in pairs:
         if est not in df or ref not in df:
@@ -182,8 +223,24 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def add_refit(df: pd.DataFrame) -> pd.DataFrame:
-    """Placeholder until the re-fitted formula exists: returns ``df`` unchanged."""
+def add_refit(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Add ``est_lut_da``/``est_ff_da``: the analytical estimate with ``strategy="distributed_arithmetic"``
+    (``kerasnac/costs/_fpga.py``), on the same models (rebuilt from their values and seeds)."""
+    from kerasnac import costs
+
+    if df.empty:
+        return df
+    want = set(df["model"])
+    n = max(int(m.split("_")[0][1:]) for m in want) + 1
+    est = {}
+    for mid, values, sp, frac, wseed in draw_models(n, seed):
+        if mid in want:
+            ev = costs.evaluate(_build(sp, values, frac, wseed), ["lut", "ff"], input_bits=16,
+                                strategy="distributed_arithmetic")
+            est[mid] = (ev["lut"], ev["ff"])
+    df = df.copy()
+    df["est_lut_da"] = df["model"].map(lambda m: est[m][0])
+    df["est_ff_da"] = df["model"].map(lambda m: est[m][1])
     return df
 
 

@@ -353,6 +353,8 @@ def main(argv=None):
     ap.add_argument("--yosys-cache", default=str(ROOT / "benchmarks" / "results" / "yosys_cache"),
                     help="per-model results of part (c); a rerun continues from them")
     ap.add_argument("--yosys-only", action="store_true", help="run part (c) only")
+    ap.add_argument("--yosys-worker", default="0/1", help="i/n: this process synthesizes every n-th model "
+                    "(run n processes on one cache; the report covers the whole cache)")
     args = ap.parse_args(argv)
     if args.yosys:
         yosys_part(args, argv)
@@ -453,7 +455,9 @@ def yosys_part(args, argv) -> None:
     import _yosys_reference as yref
 
     t0 = time.perf_counter()
-    df = yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True))
+    worker, workers = (int(v) for v in args.yosys_worker.split("/"))
+    df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
+                               worker=worker, workers=workers))
     df = yref.add_refit(df)
     summary = yref.summarize(df)
     elapsed = time.perf_counter() - t0
