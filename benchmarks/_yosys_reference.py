@@ -250,8 +250,21 @@ def report(df: pd.DataFrame, summary: pd.DataFrame, cmd: str, elapsed: float) ->
     for rec in summary.to_dict("records"):
         lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in rec.values()) + " |")
     per_space = df.groupby("space").size().to_dict()
+    by_space = []
+    for space, part in df.groupby("space"):
+        for rec in summarize(part).to_dict("records"):
+            if rec["estimate"] in ("est_lut", "est_lut_da", "da_lut"):
+                by_space.append(f"| {space} | {rec['estimate']} | {rec['n']} | {rec['median_ratio']:.3g} | "
+                                f"{rec['median_abs_log2']:.3g} | {rec['spearman']:.3g} |")
     return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
             f"Made by `{cmd}` in {elapsed:.0f} s ({len(df)} models: {per_space}; cached results reused).", "",
-            __doc__.strip(), "", "## Summary", "", *lines, "",
+            __doc__.strip(), "",
+            "Estimates: `est_*` = `kerasnac.costs.evaluate(model, input_bits=16)` (the default, hls4ml Latency "
+            "strategy); `est_*_da` = the same with `strategy=\"distributed_arithmetic\"`; `da_lut` = da4ml's cost "
+            "of the traced graph. Ratios are estimate / synthesized over models with a synthesized count > 0 "
+            "(`n_ref_zero`: models whose weights all quantized to zero, or no DSP at all).", "",
+            "## Summary", "", *lines, "", "## LUT per space", "",
+            "| space | estimate | n | median ratio | median abs log2 | Spearman |", "|---|---|---|---|---|---|",
+            *by_space, "",
             f"yosys time per model (wall, shared 2-core machine): median {df['syn_seconds'].median():.1f} s, "
             f"max {df['syn_seconds'].max():.1f} s; da4ml trace: median {df['da_seconds'].median():.2f} s.", ""]

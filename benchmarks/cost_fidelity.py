@@ -353,10 +353,12 @@ def main(argv=None):
     ap.add_argument("--yosys-cache", default=str(ROOT / "benchmarks" / "results" / "yosys_cache"),
                     help="per-model results of part (c); a rerun continues from them")
     ap.add_argument("--yosys-only", action="store_true", help="run part (c) only")
+    ap.add_argument("--yosys-report", action="store_true",
+                    help="part (c) from the cached models only (no new synthesis)")
     ap.add_argument("--yosys-worker", default="0/1", help="i/n: this process synthesizes every n-th model "
                     "(run n processes on one cache; the report covers the whole cache)")
     args = ap.parse_args(argv)
-    if args.yosys:
+    if args.yosys or args.yosys_report:
         yosys_part(args, argv)
         if args.yosys_only:
             return
@@ -456,8 +458,11 @@ def yosys_part(args, argv) -> None:
 
     t0 = time.perf_counter()
     worker, workers = (int(v) for v in args.yosys_worker.split("/"))
-    df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
-                               worker=worker, workers=workers))
+    if args.yosys_report:
+        df = pd.DataFrame(yref.load_cache(args.yosys_cache))
+    else:
+        df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
+                                   worker=worker, workers=workers))
     df = yref.add_refit(df)
     summary = yref.summarize(df)
     elapsed = time.perf_counter() - t0
