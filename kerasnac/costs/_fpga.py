@@ -66,7 +66,7 @@ STRATEGIES = ("latency", "resource", "distributed_arithmetic")
 CSD_DIGITS_PER_BIT = 1 / 3
 #: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx, fitted to
 #: benchmarks/results/cost_fidelity_yosys.md (median estimate/synthesized = 1 on its models)
-DA_LUT_PER_ADDER_BIT = 1.0
+DA_LUT_PER_ADDER_BIT = 0.6
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
 #: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
 DA_ADDER_EXTRA_BITS = 2

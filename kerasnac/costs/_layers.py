@@ -235,7 +235,7 @@ def csd_adders(layer, kernel) -> float | None:
     bits, integer = quantizer_bits(q), getattr(q, "integer", 0)
     f = 10 if bits is None else int(bits) - int(bool(getattr(q, "keep_negative", True))) - int(integer)
     x = np.abs(np.round(w * 2.0 ** min(max(f, 0), 30))).astype(np.int64)
-    digits = np.bitwise_count((x ^ (3 * x)) >> 1).sum(axis=0)
+    digits = np.bitwise_count((x ^ (3 * x)) >> 1).sum(axis=0).astype(np.int64)  # signed: an all-zero column gives -1
     return float(np.maximum(digits - 1, 0).sum())
 
 
