@@ -44,6 +44,10 @@ parallelization factor 1)::
                P_in * RF + ceil(log2 f) + 1       (io_stream conv: one *input* pixel per RF cycles)
 
 Element-wise layers (activations, Add, pooling) cost a few LUT per bit per element and one cycle.
+
+``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
+counts adders from the canonical-signed-digit form of the quantized weights; its one constant was
+fitted to yosys synthesis of da4ml designs (``benchmarks/results/cost_fidelity_yosys.md``).
 """
 
 from __future__ import annotations
