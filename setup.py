@@ -37,6 +37,9 @@ setup(
         "dev": ["pytest>=8", "pytest-xdist>=3"],
         "notebooks": ["jupyter", "nbclient>=0.10", "ipykernel", "papermill"],
         "bench": ["optuna>=4"],
+        # da4ml distributed arithmetic: the da_lut/da_depth costs, Verilog and the Synthesis callback
+        # (yosys and verilator are system packages: apt-get install yosys verilator)
+        "da": ["da4ml>=0.6,<0.7"],
         # Pythia 8 jet generation; 8.317.2 has binary wheels, 8.318 builds from source for > 1 h here
         "pythia": ["pythia8mc>=8.310", "fastjet>=3.4"],
     },

@@ -348,7 +348,20 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cost_fidelity"),
                     help="output path without extension (.md and .csv are written)")
     ap.add_argument("--compare-to", default=None, help="CSV of an earlier run: its summary is shown too")
+    ap.add_argument("--yosys", type=int, default=0, metavar="N",
+                    help="part (c): synthesize N models drawn from the shipped spaces with yosys (0: skip)")
+    ap.add_argument("--yosys-cache", default=str(ROOT / "benchmarks" / "results" / "yosys_cache"),
+                    help="per-model results of part (c); a rerun continues from them")
+    ap.add_argument("--yosys-only", action="store_true", help="run part (c) only")
+    ap.add_argument("--yosys-report", action="store_true",
+                    help="part (c) from the cached models only (no new synthesis)")
+    ap.add_argument("--yosys-worker", default="0/1", help="i/n: this process synthesizes every n-th model "
+                    "(run n processes on one cache; the report covers the whole cache)")
     args = ap.parse_args(argv)
+    if args.yosys or args.yosys_report:
+        yosys_part(args, argv)
+        if args.yosys_only:
+            return
 
     t0 = time.perf_counter()
     rows = rows_published()
@@ -435,6 +448,30 @@ def main(argv=None):
     md += ["## Published figures vs kerasnac", "", md_table(pub.drop(columns=["source"])), "",
            "## All rows", "", f"In `{out.with_suffix('.csv').name}` ({len(df)} rows).", ""]
     out.with_suffix(".md").write_text("\n".join(md))
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+
+
+def yosys_part(args, argv) -> None:
+    """Part (c): see ``benchmarks/_yosys_reference.py``. Writes ``<out>_yosys.md`` and ``.csv``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _yosys_reference as yref
+
+    t0 = time.perf_counter()
+    worker, workers = (int(v) for v in args.yosys_worker.split("/"))
+    if args.yosys_report:
+        df = pd.DataFrame(yref.load_cache(args.yosys_cache))
+    else:
+        df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
+                                   worker=worker, workers=workers))
+    df = yref.add_refit(df)
+    summary = yref.summarize(df)
+    elapsed = time.perf_counter() - t0
+    print(summary.to_string(index=False))
+    out = Path(args.out + "_yosys")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out.with_suffix(".csv"), index=False)
+    cmd = "python benchmarks/cost_fidelity.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    out.with_suffix(".md").write_text("\n".join(yref.report(df, summary, cmd.strip(), elapsed)))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
 
 

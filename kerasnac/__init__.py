@@ -36,9 +36,10 @@ _EXPORTS = {
     "Block": ".space", "SearchSpace": ".space", "register_block": ".space",
     **{name: ".errors" for name in ("KerasNACError", "SpaceError", "DataError", "ConfigError", "UnknownCostError",
                                     "NotRelaxableError", "ConsecutiveFailuresError", "HLS4MLExportError",
-                                    "KerasVersionError")},
+                                    "UnsupportedLayerError", "SynthesisError", "KerasVersionError")},
 }
-_SUBMODULES = ("callbacks", "costs", "datasets", "local", "space", "studies", "gradient", "errors", "evolution")
+_SUBMODULES = ("callbacks", "costs", "datasets", "local", "space", "studies", "gradient", "errors", "evolution",
+               "hardware")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 

@@ -44,6 +44,14 @@ class HLS4MLExportError(KerasNACError, RuntimeError):
         self.stage = stage
 
 
+class UnsupportedLayerError(KerasNACError, ValueError):
+    """A layer (or a setting of it) that the da4ml path cannot trace; the message names it."""
+
+
+class SynthesisError(KerasNACError, RuntimeError):
+    """yosys or verilator failed (or is missing); the message says which and why."""
+
+
 class KerasVersionError(KerasNACError, ImportError):
     """TensorFlow was imported with Keras 3 before kerasnac could select Keras 2."""
 
@@ -63,4 +71,5 @@ def failure_reason(failure, limit: int = 300) -> str:
 
 
 __all__ = ["KerasNACError", "SpaceError", "DataError", "ConfigError", "UnknownCostError", "NotRelaxableError",
-           "ConsecutiveFailuresError", "HLS4MLExportError", "KerasVersionError", "failure_reason"]
+           "ConsecutiveFailuresError", "HLS4MLExportError", "UnsupportedLayerError", "SynthesisError",
+           "KerasVersionError", "failure_reason"]

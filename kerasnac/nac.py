@@ -124,6 +124,9 @@ class KerasNAC(SearchResults):
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
         self._descriptions: dict = {}
+        #: optional costs (e.g. da_lut) the objectives and constraints need; evaluate() adds them
+        self.cost_names = [n for n in [o.name for o in self.objectives] + [c.metric for c in self.constraints]
+                           if costs.is_cost(n)]
         self.population_size = population_size
         _rundir.check_project_name(project_name)
         self.project_dir = os.path.join(directory, project_name)
@@ -151,7 +154,7 @@ class KerasNAC(SearchResults):
         self._bar = None
         # the tuner trains and measures each trial; on a gRPC chief it runs the end hook in the oracle
         self.tuner = ParetoSearch(space, objective=self.objectives, oracle=self.oracle, seed=self.seed,
-                                  cost_fn=functools.partial(costs.evaluate, **self.cost_options),
+                                  cost_fn=functools.partial(costs.evaluate, extra=self.cost_names, **self.cost_options),
                                   on_trial_begin=self._on_trial_begin, on_trial_end=self._on_trial_end,
                                   directory=directory, project_name=project_name, overwrite=False)
         if self.role == "worker":  # the chief owns the oracle, the baselines and the result files
@@ -161,7 +164,7 @@ class KerasNAC(SearchResults):
     # ------------------------------------------------------------------ setup helpers
     def _exact_costs(self, values: dict) -> dict:
         """The pre-training costs of hyperparameter values (builds the model; no training)."""
-        return costs.evaluate(self.space.model_from_values(values), **self.cost_options)
+        return costs.evaluate(self.space.model_from_values(values), extra=self.cost_names, **self.cost_options)
 
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],
@@ -314,10 +317,11 @@ class KerasNAC(SearchResults):
                 if self.local_search is not None:
                     rows = self.local_search.refine(model, data, candidate_id=cid, lineage=lineage, directory=directory,
                                                     monitor=monitor, direction=direction, epochs=epochs,
-                                                    extra_metrics=extra, log=print if self.verbose else (lambda *a: None))
+                                                    extra_metrics=extra, extra_costs=self.cost_names,
+                                                    log=print if self.verbose else (lambda *a: None))
                 else:
-                    rows = [model_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data, directory=directory,
-                                 extra_metrics=extra)]
+                    rows = [model_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data,
+                                      directory=directory, extra_metrics=extra, extra_costs=self.cost_names)]
             except Exception as e:  # one candidate never stops the others
                 from .local import error_row
 

@@ -342,3 +342,17 @@ def test_depthwise_separable_and_wrapped_layers():
     assert t.loc["dw", "macs"] == 81 * 4 * 9 and t.loc["dw", "fan_in"] == 9 and t.loc["dw", "w_bits"] == 6
     assert t.loc["sep", "macs"] == 49 * (9 * 4 + 4 * 8)
     assert t.loc["td", "macs"] == 49 * 8 * 3 and t.loc["td", "params"] == 8 * 3 + 3
+
+
+def test_distributed_arithmetic_estimate_has_no_dsp_and_grows_with_bits_and_width():
+    from kerasnac._keras import keras, qkeras
+
+    def m(units, bits):
+        inp = keras.Input((16,))
+        x = qkeras.QDense(units, kernel_quantizer=f"quantized_bits({bits},0,alpha=1)", name="d")(inp)
+        return keras.Model(inp, qkeras.QActivation(f"quantized_relu({bits},0)")(x))
+
+    da = lambda model: evaluate(model, ["lut", "dsp"], strategy="distributed_arithmetic")  # noqa: E731
+    small = da(m(8, 4))
+    assert small["dsp"] == 0 and evaluate(m(8, 12), ["dsp"])["dsp"] > 0 == da(m(8, 12))["dsp"]
+    assert 0 < small["lut"] < da(m(16, 4))["lut"] and small["lut"] < da(m(8, 8))["lut"]

@@ -267,3 +267,30 @@ def test_synth_none_follows_tool_on_path(monkeypatch):
     assert HLS4MLExport().synth_enabled()
     assert not HLS4MLExport(backend="Vivado").synth_enabled()
     assert not HLS4MLExport(synth=False).synth_enabled()
+
+
+def test_distributed_arithmetic_errors_before_any_work(tmp_path):
+    pytest.importorskip("da4ml", reason="da4ml is not installed (pip install 'kerasnac[da]')")
+    with pytest.raises(ValueError, match="reuse_factor=1"):
+        HLS4MLExport(strategy="distributed_arithmetic", reuse_factor=2)
+    assert HLS4MLExport(strategy="da").strategy == "distributed_arithmetic"
+    inp = keras.Input((6, 6, 2))
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
+    with pytest.raises(HLS4MLExportError, match=r"dw \(DepthwiseConv2D\).*Latency") as err:
+        HLS4MLExport(strategy="distributed_arithmetic").on_candidate(
+            candidate(model, np.zeros((4, 6, 6, 2), "float32"), "classification", tmp_path))
+    assert err.value.stage == "config" and not (tmp_path / "c0" / "hls").exists()
+
+
+@needs_gxx
+@pytest.mark.slow
+def test_distributed_arithmetic_csim_agrees(tmp_path):
+    pytest.importorskip("da4ml", reason="da4ml is not installed (pip install 'kerasnac[da]')")
+    shape, stages, task, _ = CASES["mlp"]
+    model, x_val = build_trained(shape, stages, task)
+    row = HLS4MLExport(synth=False, strategy="distributed_arithmetic", on_error="raise").on_candidate(
+        candidate(model, x_val, task, tmp_path))
+    assert row["csim_ok"] and row["csim_agreement"] >= 0.99
+    with open(os.path.join(row["hls_dir"], "firmware", "myproject.cpp")) as f:
+        assert "dense_da" in f.read()  # the layers went through da4ml

@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import HLS4MLExportError  # noqa: F401  (re-exported; every error class is in errors.py)
 from .. import _rundir
 from ._base import Callback, Candidate, register_callback
 from . import _csim, _hls_config, _hls_layers, _hls_report
@@ -43,12 +44,42 @@ SYNTH_TOOLS = {"vitis": "vitis-run", "vivado": "vivado_hls"}
 RESOURCE_COLUMNS = ("lut", "ff", "dsp", "bram", "latency_cycles")
 
 
-class HLS4MLExportError(RuntimeError):
-    """hls4ml could not convert, compile, simulate or synthesize a candidate."""
+DA = "distributed_arithmetic"
+#: Keras layer classes with weights that hls4ml 1.3's distributed-arithmetic pass cannot implement
+#: (``hls4ml/backends/vivado/passes/distributed_arithmetic.py``: Dense, Conv1D, Conv2D only; RNN and
+#: depthwise families raise there, after conversion)
+_DA_UNSUPPORTED = ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose",
+                   "Conv2DTranspose", "Conv3D", "SimpleRNN", "LSTM", "GRU", "EinsumDense")
 
-    def __init__(self, message: str, stage: str):
-        super().__init__(message)
-        self.stage = stage
+
+def _check_da_settings(reuse_factor) -> None:
+    """hls4ml 1.3 runs ``strategy="distributed_arithmetic"`` with reuse factor 1 and da4ml installed."""
+    if reuse_factor != 1:
+        raise ValueError(f"strategy='distributed_arithmetic' needs reuse_factor=1 (hls4ml 1.3 raises for any other "
+                         f"value), got reuse_factor={reuse_factor!r}")
+    try:
+        import da4ml  # noqa: F401
+    except ImportError:
+        raise ImportError("strategy='distributed_arithmetic' needs da4ml: pip install 'kerasnac[da]'") from None
+
+
+def da_unsupported_layers(model) -> None:
+    """Raise ``HLS4MLExportError`` (stage ``config``) naming layers hls4ml's DA pass cannot implement."""
+    from .._keras import keras
+
+    bad = []
+    for layer in model.layers:
+        inner = layer.layer if isinstance(layer, keras.layers.Wrapper) else layer
+        names = {c.__name__ for c in type(inner).__mro__}
+        hit = names & set(_DA_UNSUPPORTED)
+        if hit:
+            bad.append(f"{layer.name} ({type(inner).__name__})")
+    if bad:
+        raise HLS4MLExportError(
+            f"hls4ml's strategy='distributed_arithmetic' implements Dense, Conv1D and Conv2D layers only; this "
+            f"model has {', '.join(bad)}. Use strategy='Latency' for it.", "config")
+
+
 
 
 def keras_layer_outputs(model, x, names) -> dict:
@@ -99,8 +130,9 @@ class HLS4MLExport(Callback):
         output_dir: project directory. Relative: inside the candidate's directory
             (``<candidate.output_dir>/hls``). Absolute: ``<output_dir>/<candidate_id>``.
         part, clock_period, backend ("Vitis" or "Vivado"), io_type ("io_parallel"/"io_stream"),
-            strategy ("Latency"/"Resource"), reuse_factor: the hls4ml settings (model-wide and for
-            every layer).
+            strategy ("Latency"/"Resource", or "distributed_arithmetic": hls4ml 1.3's da4ml adder
+            graphs for Dense/Conv1D/Conv2D, reuse factor 1 only), reuse_factor: the hls4ml settings
+            (model-wide and for every layer).
         n_samples: how many validation inputs to simulate (the first ``n_samples``).
         synth: run HLS synthesis (``hls_model.build``). ``None``: only if the backend's tool
             (``vitis-run`` for Vitis, ``vivado_hls`` for Vivado) is on PATH.
@@ -143,8 +175,12 @@ class HLS4MLExport(Callback):
                  project_name: str = "myproject", on_error: str = "record"):
         if io_type not in ("io_parallel", "io_stream"):
             raise ValueError(f"io_type must be 'io_parallel' or 'io_stream', got {io_type!r}")
-        if str(strategy).lower() not in ("latency", "resource"):
-            raise ValueError(f"strategy must be 'Latency' or 'Resource', got {strategy!r}")
+        if str(strategy).lower() == "da":
+            strategy = "distributed_arithmetic"
+        if str(strategy).lower() not in ("latency", "resource", "distributed_arithmetic"):
+            raise ValueError(f"strategy must be 'Latency', 'Resource' or 'distributed_arithmetic', got {strategy!r}")
+        if str(strategy).lower() == "distributed_arithmetic":
+            _check_da_settings(reuse_factor)
         if str(backend).lower() not in SYNTH_TOOLS:
             raise ValueError(f"backend must be 'Vitis' or 'Vivado', got {backend!r}")
         if on_error not in ("record", "raise"):
@@ -157,7 +193,7 @@ class HLS4MLExport(Callback):
             raise ValueError(f"n_samples must be >= 1, got {n_samples!r}")
         self.output_dir = output_dir
         self.part, self.io_type, self.clock_period = part, io_type, clock_period
-        self.strategy = str(strategy).capitalize()
+        self.strategy = str(strategy).lower() if str(strategy).lower() == DA else str(strategy).capitalize()
         self.backend = "Vitis" if str(backend).lower() == "vitis" else "Vivado"
         self.reuse_factor, self.n_samples, self.synth = int(reuse_factor), int(n_samples), synth
         self.trace_on_mismatch, self.trace_tolerance = trace_on_mismatch, trace_tolerance
@@ -230,6 +266,8 @@ class HLS4MLExport(Callback):
     # ------------------------------------------------------------------ the hook
     def on_candidate(self, candidate: Candidate) -> dict:
         model = candidate.model
+        if self.strategy == DA:
+            da_unsupported_layers(model)  # before any work: the message names the layers
         prj = self.project_dir(candidate)
         x = None
         if candidate.validation_data is not None:
@@ -381,9 +419,10 @@ class HLS4MLExport(Callback):
         m = re.search(r"fixed<(\d+)", input_precision or "")
         if m:
             bits = int(m.group(1))
+        strategy = "latency" if self.strategy == DA else self.strategy.lower()  # DA: RF 1, no weight storage
         try:
             vals = costs.evaluate(model, list(RESOURCE_COLUMNS), reuse_factor=self.reuse_factor,
-                                  strategy=self.strategy.lower(), io_type=self.io_type, input_bits=bits)
+                                  strategy=strategy, io_type=self.io_type, input_bits=bits)
         except Exception as exc:  # noqa: BLE001 - estimates are best effort
             return {"resource_source": "estimated", "resource_error": f"{type(exc).__name__}: {exc}"}
         return {"resource_source": "estimated", **vals}

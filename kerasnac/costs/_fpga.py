@@ -44,6 +44,10 @@ parallelization factor 1)::
                P_in * RF + ceil(log2 f) + 1       (io_stream conv: one *input* pixel per RF cycles)
 
 Element-wise layers (activations, Add, pooling) cost a few LUT per bit per element and one cycle.
+
+``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
+counts adders from the canonical-signed-digit form of the quantized weights; its one constant was
+fitted to yosys synthesis of da4ml designs (``benchmarks/results/cost_fidelity_yosys.md``).
 """
 
 from __future__ import annotations
@@ -60,7 +64,16 @@ BRAM36_WIDTH, BRAM36_DEPTH = 36, 1024
 #: HGQ's LUT-equivalent of one DSP in EBOPs = LUT + 55·DSP.
 DSP_LUT_EQUIVALENT = 55
 
-STRATEGIES = ("latency", "resource")
+STRATEGIES = ("latency", "resource", "distributed_arithmetic")
+#: Canonical-signed-digit density: a b-bit constant has about b/3 non-zero digits (Reitwiesner 1960);
+#: each digit beyond the first of a column is one adder of the distributed-arithmetic graph
+CSD_DIGITS_PER_BIT = 1 / 3
+#: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx, fitted to
+#: benchmarks/results/cost_fidelity_yosys.md (median estimate/synthesized = 1 on its models)
+DA_LUT_PER_ADDER_BIT = 0.6
+#: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
+#: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
+DA_ADDER_EXTRA_BITS = 2
 IO_TYPES = ("io_parallel", "io_stream")
 
 
@@ -115,11 +128,14 @@ def zero() -> dict:
 
 def multiply_accumulate(*, n_weights: int, n_nonzero: int, fan_in: int, w_bits: float, a_bits: float,
                         n_out: int, positions: int = 1, in_positions: int | None = None,
-                        cfg: HLSConfig, has_weights: bool = True) -> dict:
+                        cfg: HLSConfig, has_weights: bool = True, da_adders: float | None = None) -> dict:
     """Resources of a (possibly kernel-shared) matrix-vector layer; see the module docstring.
 
     ``has_weights=False`` for products of two activations (Dot, Multiply): nothing is stored in BRAM.
     """
+    if cfg.strategy == "distributed_arithmetic" and has_weights:
+        return _distributed_arithmetic(n_nonzero=n_nonzero, fan_in=fan_in, w_bits=w_bits, a_bits=a_bits,
+                                       n_out=n_out, positions=positions, adders_per_position=da_adders)
     rf = cfg.reuse_factor
     stores_weights = has_weights and cfg.strategy == "resource" and rf > 1
     n_mult = n_weights if stores_weights else n_nonzero
@@ -142,6 +158,28 @@ def multiply_accumulate(*, n_weights: int, n_nonzero: int, fan_in: int, w_bits: 
         steps = in_positions
     cycles = steps * rf + log2_ceil(fan_in) + 1
     return {"dsp": dsp, "lut": lut, "ff": ff, "bram": bram, "latency_cycles": cycles}
+
+
+def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bits: float, n_out: int,
+                            positions: int, adders_per_position: float | None = None) -> dict:
+    """A constant-matrix-vector product as an adder graph (da4ml; hls4ml's ``distributed_arithmetic``
+    strategy), unrolled over all ``positions``: each non-zero signed digit of a weight (its canonical
+    signed-digit form) is a shifted copy of its input, and every copy but one per output is an adder
+    ``b_a + b_w`` bits wide. ``adders_per_position`` counts them from the actual weights (see
+    ``_layers``); without it, ``b_w/3`` digits per non-zero weight. No DSPs, no weight storage; inputs
+    and outputs registered; depth = the adder tree over the digits of one output."""
+    per_pos_out = max(int(math.ceil(n_out / max(positions, 1))), 1)
+    digits = max(n_nonzero * max(w_bits * CSD_DIGITS_PER_BIT, 1.0), 0.0)
+    if adders_per_position is None:
+        adders_per_position = max(digits - per_pos_out, 0.0)
+    else:
+        digits = adders_per_position + per_pos_out
+    adders = positions * adders_per_position
+    acc = accumulator_bits(w_bits, a_bits, fan_in)
+    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * (a_bits + DA_ADDER_EXTRA_BITS)))
+    ff = int(math.ceil(fan_in * positions * a_bits)) + n_out * acc
+    depth = log2_ceil(max(digits / per_pos_out, 1.0))
+    return {"dsp": 0, "lut": lut, "ff": ff, "bram": 0, "latency_cycles": depth + 1}
 
 
 def elementwise(n: int, bits: float, *, lut_per_bit: float = 1.0, cycles: int = 1) -> dict:

@@ -207,14 +207,36 @@ class LayerContext:
         nnz = int(round((1.0 - s) * n_kernel))
         if out_bits is None:
             out_bits = self.activation_bits(activation)
+        da_adders = None
+        if self.cfg.strategy == "distributed_arithmetic" and has_weights and len(kernels) == 1:
+            da_adders = csd_adders(self.layer, kernels[0])
         res = _fpga.multiply_accumulate(n_weights=n_kernel, n_nonzero=nnz, fan_in=fan_in, w_bits=w_bits,
                                         a_bits=a, n_out=self.n_out, positions=positions,
-                                        in_positions=in_positions, cfg=self.cfg, has_weights=has_weights)
+                                        in_positions=in_positions, cfg=self.cfg, has_weights=has_weights,
+                                        da_adders=da_adders)
         if not is_linear(activation):
             res = _fpga.add(res, _fpga.elementwise(self.n_out, out_bits))
         return self._row(macs=int(macs), fan_in=int(fan_in), w_bits=w_bits, a_bits=a, sparsity=s,
                          bops=bops(macs, w_bits, a, fan_in, s), out_bits=out_bits, pruned=n_kernel - nnz,
                          **res)
+
+
+def csd_adders(layer, kernel) -> float | None:
+    """Adders of one position of a distributed-arithmetic kernel: per output column, its number of
+    non-zero canonical-signed-digit (NAF) digits minus one. The kernel goes through the layer's
+    QKeras kernel quantizer first (float kernels: rounded to 10 fractional bits, hls4ml's default).
+    NAF weight of ``x >= 0`` = popcount((x ^ 3x) >> 1)."""
+    q = getattr(layer, "kernel_quantizer_internal", None)
+    try:
+        w = np.asarray(q(kernel).numpy() if q is not None else np.round(kernel.numpy() * 1024) / 1024, np.float64)
+    except Exception:  # noqa: BLE001 - a quantizer that cannot run here: fall back to b_w/3 digits
+        return None
+    w = w.reshape(-1, w.shape[-1])
+    bits, integer = quantizer_bits(q), getattr(q, "integer", 0)
+    f = 10 if bits is None else int(bits) - int(bool(getattr(q, "keep_negative", True))) - int(integer)
+    x = np.abs(np.round(w * 2.0 ** min(max(f, 0), 30))).astype(np.int64)
+    digits = np.bitwise_count((x ^ (3 * x)) >> 1).sum(axis=0).astype(np.int64)  # signed: an all-zero column gives -1
+    return float(np.maximum(digits - 1, 0).sum())
 
 
 def combine(first: dict, second: dict) -> dict:

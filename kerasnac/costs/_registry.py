@@ -34,6 +34,9 @@ class Cost:
     direction: str = "min"
     description: str = ""
     uses_table: bool = False
+    #: computed by ``evaluate(model)`` without names; optional costs (``default=False``, e.g. the
+    #: da4ml ones, which need an extra package and a trace) only when asked for by name
+    default: bool = True
 
     def __call__(self, model, **opts) -> float:
         """The cost of ``model``; ``opts`` are :func:`layer_table` options (table-based costs only)."""
@@ -64,17 +67,20 @@ def _add(cost: Cost, builtin: bool = False) -> Cost:
     return cost
 
 
-def register_cost(name: str, fn: Callable | None = None, direction: str = "min", description: str = ""):
+def register_cost(name: str, fn: Callable | None = None, direction: str = "min", description: str = "", *,
+                  default: bool = True):
     """Register ``fn(model) -> float`` as cost ``name``; usable as a decorator or a call.
 
     ``direction`` is ``"min"`` (smaller is better) or ``"max"``. Re-registering a user cost replaces it
-    (handy in notebooks); built-in names cannot be replaced. Returns ``fn`` unchanged.
+    (handy in notebooks); built-in names cannot be replaced. ``default=False`` makes an optional cost
+    that ``evaluate(model)`` computes only when asked for by name (an objective or a constraint), for
+    an expensive one such as ``da_lut``. Returns ``fn`` unchanged.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
 
     def deco(f):
-        _add(Cost(name, f, direction, description or (f.__doc__ or "").strip().split("\n")[0]))
+        _add(Cost(name, f, direction, description or (f.__doc__ or "").strip().split("\n")[0], default=default))
         return f
 
     return deco if fn is None else deco(fn)
@@ -111,15 +117,21 @@ def cost_direction(name: str) -> str:
     return get_cost(name).direction
 
 
-def evaluate(model, names=None, **opts) -> dict[str, float]:
+def default_costs() -> list[str]:
+    """Names of the costs that ``evaluate(model)`` computes (all but the optional ones)."""
+    return [n for n, c in _COSTS.items() if c.default]
+
+
+def evaluate(model, names=None, *, extra=(), **opts) -> dict[str, float]:
     """Evaluate several costs of ``model``, computing the :func:`layer_table` at most once.
 
-    ``names``: a cost name, a list of names, or ``None`` for all registered costs. ``opts`` go to
+    ``names``: a cost name, a list of names, or ``None`` for the :func:`default_costs` plus the
+    registered names in ``extra`` (e.g. a search's objectives such as ``da_lut``). ``opts`` go to
     :func:`layer_table` (``sparsity``, ``input_bits``, ``reuse_factor``, ``strategy``, ``io_type``);
     user costs receive only the model.
     """
     if names is None:
-        names = available_costs()
+        names = default_costs() + [n for n in extra if is_cost(n) and not _COSTS[n].default]
     elif isinstance(names, str):
         names = [names]
     costs = [get_cost(n) for n in names]

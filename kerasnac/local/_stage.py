@@ -61,7 +61,7 @@ class LocalSearch:
     # ------------------------------------------------------------------ one candidate
     def refine(self, model, data: LocalData, *, candidate_id: str, lineage: dict, directory: str,
                monitor: str = "val_accuracy", direction: str = "max", epochs: int = 5,
-               extra_metrics=None, log=print):
+               extra_metrics=None, extra_costs=(), log=print):
         """Run HPO → QAT → pruning on one trained model. Returns a list of result rows.
 
         Resumable: every finished variant is kept in ``<directory>/<variant id>/`` (``model.keras``
@@ -72,7 +72,7 @@ class LocalSearch:
         epochs = self.epochs or epochs
         qat_epochs = self.qat_epochs or max(1, epochs // 2)
         rows: list[dict] = []
-        ctx = dict(data=data, directory=directory, extra_metrics=extra_metrics)
+        ctx = dict(data=data, directory=directory, extra_metrics=extra_metrics, extra_costs=extra_costs)
 
         def record(stage, m, cid, **lin):
             rows.append(_row(m, cid, {**lineage, "stage": stage, **lin}, **ctx))
@@ -194,11 +194,11 @@ def _error_row(cid, lineage, exc) -> dict:
     return {"candidate_id": cid, **lineage, "status": "FAILED", "error": failure_reason(exc)}
 
 
-def _row(model, cid, lineage, *, data, directory, extra_metrics) -> dict:
+def _row(model, cid, lineage, *, data, directory, extra_metrics, extra_costs=()) -> dict:
     """Evaluate, cost and save one variant as a result row."""
     row = {"candidate_id": cid, **lineage, "status": "COMPLETED"}
     row.update(evaluate(model, data.val()))
-    row.update(costs.evaluate(model))
+    row.update(costs.evaluate(model, extra=extra_costs))
     row["sparsity"] = kernel_sparsity(model)
     for name, fn in (extra_metrics or {}).items():
         try:
@@ -302,7 +302,8 @@ def local_search(model, data, *, local: LocalSearch | None = None, objectives=((
     monitor, direction = next(((n, d) for n, d in objectives if n.startswith("val_")), ("val_loss", "min"))
     os.makedirs(directory, exist_ok=True)
     rows = local.refine(model, data, candidate_id=candidate_id, lineage={"source": "model"}, directory=directory,
-                        monitor=monitor, direction=direction, epochs=epochs, log=log)
+                        monitor=monitor, direction=direction, epochs=epochs, log=log,
+                        extra_costs=[n for n, _ in objectives if costs.is_cost(n)])
     df = final_table(rows, list(objectives))
     if callbacks:
         task = "classification" if "crossentropy" in str(model.loss) else "regression"
