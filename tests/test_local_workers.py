@@ -180,3 +180,35 @@ def test_search_fails_instead_of_hanging_when_every_worker_dies(tmp_path):
     with pytest.raises(KerasNACError, match=r"all 2 worker processes exited \(worker0: 7, worker1: 7\)"):
         small_search(tmp_path, 4, 3, 1, n=200, workers=2, callbacks=[Crash()])
     assert not children()
+
+
+CHIEF = """
+import sys
+sys.path.insert(0, {tests!r})
+from _search_proc import small_search
+small_search({directory!r}, 4, 3, 1, n=200, workers=2)
+"""
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_chief_is_killed(tmp_path):
+    """kill -9 of the user's process (no finally runs): its workers notice and exit by themselves."""
+    import subprocess
+    import sys
+
+    script = CHIEF.format(tests=os.path.dirname(os.path.abspath(__file__)), directory=str(tmp_path))
+    chief = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, workers = time.monotonic() + 180, []
+        while time.monotonic() < deadline and len(workers) < 2 and chief.poll() is None:
+            workers = [p for p in psutil.Process(chief.pid).children() if "kerasnac._worker" in " ".join(p.cmdline())]
+            time.sleep(0.2)
+        assert len(workers) == 2
+    finally:
+        chief.kill()
+        chief.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=120)
+    for p in alive:
+        p.kill()
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
