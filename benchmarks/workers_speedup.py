@@ -7,7 +7,8 @@ The task: the ``jets_mlp`` space on the first ``--n`` samples of ``kn.datasets.j
 (80% of them from its training split, 20% from its validation split), objectives ``val_accuracy``
 and ``bops``, the same seed for both runs, each in a fresh folder. The time of a run is the wall time
 of ``nac.search()`` as a user sees it (for ``workers=2`` the start-up of the two worker processes
-included; it is also printed on its own). The hypervolume is that of (-val_accuracy, log10 BOPs)
+included; it is also printed on its own); the *steady* rate leaves out start-up and first trial for
+both: (completed - 1) trials over the time from the first trial's end to the last one's. The hypervolume is that of (-val_accuracy, log10 BOPs)
 with the reference point (-0.2, 7.0) of ``benchmarks/search_quality.py``, after every trial (in the
 order trials ended) and at the end. ``os.getloadavg()`` is printed before and after each run: the
 ratio means something only when the machine is otherwise idle. The last line is a JSON summary.
@@ -82,7 +83,8 @@ def run(workers: int, args, data, work: str) -> dict:
     import kerasnac as kn
 
     (xt, yt), (xv, yv) = data
-    space = kn.SearchSpace.from_yaml("jets_mlp", input_shape=(xt.shape[1],), num_classes=int(np.max(yt)) + 1)
+    classes = yt.shape[1] if np.ndim(yt) == 2 else int(np.max(yt)) + 1  # one-hot or integer labels
+    space = kn.SearchSpace.from_yaml("jets_mlp", input_shape=(xt.shape[1],), num_classes=classes)
     nac = kn.KerasNAC(space, ["val_accuracy", "bops"], max_trials=args.trials, population_size=args.population,
                       directory=work, project_name=f"workers{workers}", seed=args.seed, verbose=0, workers=workers)
     load_before = os.getloadavg()
@@ -97,8 +99,11 @@ def run(workers: int, args, data, work: str) -> dict:
     curve = hv_curve(table)
     done = int((table["status"] == "COMPLETED").sum())
     start = first_start(project)
+    end_times = sorted(ends.values())
+    steady = (len(end_times) - 1) / (end_times[-1] - end_times[0]) * 3600 if len(end_times) > 1 else float("nan")
     return {"workers": workers, "completed": done, "wall_s": round(wall, 1),
             "trials_per_hour": round(done / wall * 3600, 1),
+            "steady_trials_per_hour": round(steady, 1),
             "startup_s": round(start - t0, 1) if start is not None else None,
             "hv_final": curve[-1] if curve else 0.0, "hv_per_trial": curve,
             "sum_train_s": round(float(table["train_seconds"].sum()), 1),
@@ -123,8 +128,8 @@ def main():
     for i, w in enumerate(order):
         r = run(w, args, data, os.path.join(work, f"run{i}"))
         runs.append(r)
-        print(f"workers={w}: {r['completed']} trials in {r['wall_s']} s = {r['trials_per_hour']} trials/hour "
-              f"(start-up to the first trial {r['startup_s']} s), HV {r['hv_final']}, "
+        print(f"workers={w}: {r['completed']} trials in {r['wall_s']} s = {r['trials_per_hour']} trials/hour, "
+              f"steady {r['steady_trials_per_hour']} trials/hour (start-up to the first trial {r['startup_s']} s), HV {r['hv_final']}, "
               f"load average {r['load_before']} before, {r['load_after']} after", flush=True)
         print(f"  HV per trial: {r['hv_per_trial']}", flush=True)
 
@@ -133,10 +138,12 @@ def main():
         return sum(vals) / len(vals) if vals else float("nan")
 
     ratio = mean(2, "trials_per_hour") / mean(1, "trials_per_hour")
+    steady = mean(2, "steady_trials_per_hour") / mean(1, "steady_trials_per_hour")
     hv_ratio = mean(2, "hv_final") / mean(1, "hv_final") if mean(1, "hv_final") else float("nan")
     print(f"trials/hour: workers=1 {mean(1, 'trials_per_hour'):.1f}, workers=2 {mean(2, 'trials_per_hour'):.1f}, "
-          f"ratio {ratio:.2f}; final HV ratio (2/1) {hv_ratio:.3f}; cores {os.cpu_count()}", flush=True)
+          f"ratio {ratio:.2f} (steady rate ratio {steady:.2f}); final HV ratio (2/1) {hv_ratio:.3f}; cores {os.cpu_count()}", flush=True)
     print(json.dumps({"cores": os.cpu_count(), "args": vars(args), "ratio_trials_per_hour": round(ratio, 3),
+                      "ratio_steady": round(steady, 3),
                       "ratio_hv": round(hv_ratio, 3), "runs": runs}))
 
 
