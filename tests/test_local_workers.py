@@ -19,7 +19,7 @@ from kerasnac import _runconfig
 from kerasnac._keras import keras, tf
 from kerasnac.errors import ConfigError, KerasNACError
 
-from _search_proc import Crash, Sleep, small_search, small_space
+from _search_proc import Crash, Sleep, n_params, small_search, small_space
 
 
 def children():
@@ -124,12 +124,16 @@ def test_ctrl_c_stops_and_reaps_the_workers(tmp_path, xy):
 # ---------------------------------------------------------------------------------- end to end
 @pytest.mark.slow
 def test_two_local_workers_complete_the_search(tmp_path):
-    nac = small_search(tmp_path, 4, 3, 1, n=200, workers=2)
+    """4 trials on 2 workers, with a callable objective and a Keras callback that cross the process boundary."""
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5)
+    nac = small_search(tmp_path, 4, 3, 1, n=200, workers=2, callbacks=[stop],
+                       objectives=("val_accuracy", "bops", kn.Objective("n_params", "min", fn=n_params)))
     project = os.path.join(str(tmp_path), "kerasnac")
     table = pd.read_csv(os.path.join(project, "trials.csv"), dtype={"trial_id": str})
     assert len(table) == 4 and (table["status"] == "COMPLETED").all()
-    for col in ("val_accuracy", "bops", "params", "train_seconds"):
+    for col in ("val_accuracy", "bops", "params", "train_seconds", "n_params"):
         assert table[col].notna().all(), col
+    assert (table["n_params"] == table["params"]).all()  # the callable objective ran in the workers
     assert list(nac.pareto_front()["trial_id"]) and set(nac.pareto_front()["trial_id"]) <= set(table["trial_id"])
     records = worker_records(project)
     pids = {r["pid"] for _, r in records}
@@ -138,6 +142,7 @@ def test_two_local_workers_complete_the_search(tmp_path):
     with open(os.path.join(project, "workers", "local_search.json")) as f:
         spec = json.load(f)
     assert spec["max_trials"] == 4 and spec["seed"] == 0 and spec["space"] == small_space().to_dict()
+    assert spec["callbacks"] == ["EarlyStopping"] and ["n_params", "min"] in spec["objectives"]
     assert_gone(pids)
 
 
