@@ -98,7 +98,11 @@ def check_search(nac) -> None:
         raise ConfigError(f"cost_options must hold plain values (numbers, strings, lists) with workers={n}: {e}.") from None
 
 
-def check_callbacks(nac) -> None:
+def check_search_args(nac, x) -> None:
+    """Refuse, before the data are checked, a tf.data input and callbacks that cannot reach the workers."""
+    if hasattr(x, "element_spec"):
+        raise ConfigError(f"workers={nac.workers} needs numpy arrays (x, y): a tf.data.Dataset cannot be sent to "
+                          "worker processes. Pass arrays, or use workers=1.")
     for cb in nac.fit_callbacks:
         _portable(cb, f"the Keras callback {type(cb).__name__} of search(callbacks=...)", nac.workers)
 

@@ -240,7 +240,7 @@ class KerasNAC(SearchResults):
                                   "KerasNAC(post_search=[...]).")
             self.fit_callbacks = list(callbacks)
         if self.workers > 1:
-            _worker.check_callbacks(self)
+            _worker.check_search_args(self, x)
         if self.strategy == "gradient":
             return self._fit_gradient(x, y, validation_data, validation_split, epochs, batch_size)
         data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)

@@ -91,6 +91,7 @@ def test_bad_workers_values_and_tf_data_are_refused(tmp_path, xy):
     with pytest.raises(ConfigError, match="workers=2 needs numpy arrays"):
         nac.search(ds, validation_data=ds, epochs=1)
     assert not children()
+    assert not os.path.exists(tmp_path / "tfdata" / "kerasnac.json")  # refused before the run started
 
 
 def test_workers_is_a_run_config_key():
