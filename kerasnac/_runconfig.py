@@ -107,7 +107,7 @@ class RunConfig:
 
     def _check_types(self):
         s, w = self.search, f"{self.path}: search"
-        for key in ("max_trials", "population_size", "epochs", "batch_size", "max_consecutive_failed_trials"):
+        for key in ("max_trials", "population_size", "epochs", "batch_size", "max_consecutive_failed_trials", "workers"):
             if isinstance(s[key], bool) or not isinstance(s[key], int):
                 raise ConfigError(f"{w}.{key}: expected an integer, got {s[key]!r}.")
         for key in ("directory", "project_name"):

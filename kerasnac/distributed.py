@@ -115,10 +115,15 @@ def _finished(oracle) -> bool:
     return not oracle.ongoing_trials and not oracle.tuner_ids
 
 
-def serve(oracle, poll: float = POLL_SECONDS) -> None:
+def serve(oracle, poll: float = POLL_SECONDS, *, address: str | None = None, on_start=None, watch=None) -> None:
     """Serve ``oracle`` to the workers until the search is over (replaces keras-tuner's
     ``oracle_chief.start_server``, which waits forever for a worker that died and polls only
-    every 20 s). Lost workers' trials are re-queued (see ``ParetoOracle.reap_lost_workers``)."""
+    every 20 s). Lost workers' trials are re-queued (see ``ParetoOracle.reap_lost_workers``).
+
+    ``address`` (``"host:port"``; port 0 picks a free one) replaces the chief/worker variables;
+    ``on_start(port)`` runs once the server listens (e.g. to start local workers on that port);
+    ``watch()`` runs at every poll while the search is not over (it may raise to end serving).
+    """
     from concurrent import futures
 
     import grpc
@@ -126,7 +131,8 @@ def serve(oracle, poll: float = POLL_SECONDS) -> None:
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
 
     _quiet_condition_protos()
-    address = f"{os.environ[ENV_IP]}:{os.environ[ENV_PORT]}"
+    if address is None:
+        address = f"{os.environ[ENV_IP]}:{os.environ[ENV_PORT]}"
     oracle.worker_timeout = worker_timeout()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
@@ -141,11 +147,15 @@ def serve(oracle, poll: float = POLL_SECONDS) -> None:
     oracle._serving = True
     server.start()
     try:
+        if on_start is not None:
+            on_start(bound)
         while True:
             time.sleep(poll)
             oracle.reap_lost_workers()
             if (servicer.stop_triggered or oracle.stop_message is not None) and _finished(oracle):
                 break
+            if watch is not None:
+                watch()
     finally:
         server.stop(grace=2.0)
         oracle._serving = False

@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 
-from . import _data, _rundir, costs, distributed, objectives as _objectives, results
+from . import _data, _rundir, _worker, costs, distributed, objectives as _objectives, results
 from ._deprecation import renamed
 from ._keras import kt
 from ._rundir import RunDir
@@ -63,6 +63,13 @@ class KerasNAC(SearchResults):
             ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
             of its rung (multi-fidelity); ``None`` trains every trial for the full ``epochs``.
         verbose: 1 shows a progress bar, 0 is silent.
+        workers: trials run at once on this machine (default 1: one at a time, in this process).
+            ``workers=N > 1`` makes this process keras-tuner's gRPC chief on a free loopback port
+            and starts N worker processes (``python -m kerasnac._worker``), each with
+            ``os.cpu_count() // N`` TensorFlow threads; they are stopped when the global search
+            ends (also on an error or Ctrl-C), and the local stage and callbacks then run here as
+            with ``workers=1``. Needs numpy arrays, and objectives/callbacks defined in an
+            importable module (not lambdas or notebook cells): a ConfigError says so up front.
 
     Example:
         >>> space = SearchSpace.from_yaml("jets_mlp")                        # doctest: +SKIP
@@ -77,7 +84,7 @@ class KerasNAC(SearchResults):
                  cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
                  local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
                  gradient: dict | None = None, screening=True, fidelity=None, verbose: int = 1,
-                 fit_callbacks=None, callbacks=None, callbacks_on=None):
+                 workers: int = 1, fit_callbacks=None, callbacks=None, callbacks_on=None):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -123,6 +130,9 @@ class KerasNAC(SearchResults):
         for c in self.constraints:
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
+        self.workers = _worker.check_workers(workers, strategy)
+        if self.workers > 1:  # what cannot reach a worker process is named now, before any work
+            _worker.check_search(self)
         self._descriptions: dict = {}
         #: optional costs (e.g. da_lut) the objectives and constraints need; evaluate() adds them
         self.cost_names = [n for n in [o.name for o in self.objectives] + [c.metric for c in self.constraints]
@@ -232,6 +242,8 @@ class KerasNAC(SearchResults):
                                   "; kerasnac post-search callbacks (HLS4MLExport, ...) go to "
                                   "KerasNAC(post_search=[...]).")
             self.fit_callbacks = list(callbacks)
+        if self.workers > 1:
+            _worker.check_search_args(self, x)
         if self.strategy == "gradient":
             return self._fit_gradient(x, y, validation_data, validation_split, epochs, batch_size)
         data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
@@ -247,8 +259,11 @@ class KerasNAC(SearchResults):
         self.oracle.stop_message = None  # a new fit() after a failure stop tries again
         self._open_bar()
         try:
-            self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
-                              callbacks=self.fit_callbacks, verbose=0)
+            if self.workers > 1:  # this process is the chief of N local worker processes
+                _worker.run_chief(self, data, epochs, batch_size)
+            else:
+                self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
+                                  callbacks=self.fit_callbacks, verbose=0)
         finally:
             if self._bar is not None:
                 self._bar.close()

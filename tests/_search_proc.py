@@ -34,16 +34,29 @@ class Sleep(keras.callbacks.Callback):
         time.sleep(self.seconds)
 
 
-def small_search(directory, max_trials, population_size, epochs, n=300, **kwargs):
+class Crash(keras.callbacks.Callback):
+    """Ends its process at the start of training (a worker that crashes mid-trial)."""
+
+    def on_train_begin(self, logs=None):
+        os._exit(7)
+
+
+def n_params(model):
+    """A callable objective defined in an importable module (workers can unpickle it)."""
+    return float(model.count_params())
+
+
+def small_search(directory, max_trials, population_size, epochs, n=300, callbacks=None,
+                 objectives=("val_accuracy", "bops"), **kwargs):
     """A finished KerasNAC search on the small space (seed 0, no baselines, silent)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 16)).astype("float32")
     y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=max_trials, population_size=population_size,
+    nac = kn.KerasNAC(small_space(), list(objectives), max_trials=max_trials, population_size=population_size,
                       directory=str(directory), seed=0, baselines=False, verbose=0, **kwargs)
-    nac.fit(x, y, epochs=epochs, batch_size=64)
+    nac.fit(x, y, epochs=epochs, batch_size=64, callbacks=callbacks)
     return nac
 
 

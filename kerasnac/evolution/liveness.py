@@ -38,6 +38,11 @@ class WorkerLiveness:
         now = self.clock()
         return [tid for tid in tuner_ids if now - self._last_seen.setdefault(tid, now) > self.timeout]
 
+    def mark_lost(self, tuner_id: str) -> None:
+        """Count ``tuner_id`` as silent now (its process is known to be dead): the next
+        ``silent`` call reports it, without waiting for ``timeout``."""
+        self._last_seen[tuner_id] = float("-inf")
+
     def forget(self, tuner_id: str) -> None:
         self._last_seen.pop(tuner_id, None)
 

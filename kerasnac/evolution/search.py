@@ -107,11 +107,15 @@ class ParetoSearch(kt.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         if self._role == "worker":
             distributed.configure_worker()
-        elif self._role == "chief":  # trials end in the chief's gRPC thread, inside the oracle
-            if getattr(self.oracle, "before_end_trial", False) is None:
-                self.oracle.before_end_trial = self._recover_failure_reason
-            if getattr(self.oracle, "after_end_trial", False) is None:
-                self.oracle.after_end_trial = self._run_end_hooks
+        elif self._role == "chief":
+            self._install_chief_hooks()
+
+    def _install_chief_hooks(self):
+        """Trials end in the chief's gRPC thread, inside the oracle: run the end hooks there."""
+        if getattr(self.oracle, "before_end_trial", False) is None:
+            self.oracle.before_end_trial = self._recover_failure_reason
+        if getattr(self.oracle, "after_end_trial", False) is None:
+            self.oracle.after_end_trial = self._run_end_hooks
 
     # ------------------------------------------------------------------ keras-tuner hooks
     def _populate_initial_space(self):
@@ -128,12 +132,18 @@ class ParetoSearch(kt.Tuner):
 
     def search(self, *fit_args, **fit_kwargs):
         if self._role == "chief":  # serve the oracle until the search is over; run no trials
-            self.oracle.verbose = fit_kwargs.get("verbose", 0)  # keras-tuner's display (a scalar "best")
-            self.save()
-            distributed.serve(self.oracle)
+            self.serve(verbose=fit_kwargs.get("verbose", 0))
             return
         self._check_callable_objectives(_objective_data(fit_kwargs))
         super().search(*fit_args, **fit_kwargs)
+
+    def serve(self, address: str | None = None, *, verbose=0, on_start=None, watch=None):
+        """Be the gRPC chief: serve the oracle to workers until the search is over, running no
+        trials (:func:`kerasnac.distributed.serve`; ``address`` overrides keras-tuner's variables)."""
+        self._install_chief_hooks()
+        self.oracle.verbose = verbose  # keras-tuner's display (a scalar "best")
+        self.save()
+        distributed.serve(self.oracle, address=address, on_start=on_start, watch=watch)
 
     def _check_callable_objectives(self, val_arrays):
         """Call each callable objective once on a built (untrained) model of the space: a broken one
