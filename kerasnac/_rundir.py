@@ -122,6 +122,24 @@ def data_digest(*arrays) -> str:
     return h.hexdigest()
 
 
+def fingerprint(x, y, validation_data, validation_split, epochs, batch_size, *, fidelity=None, screening=None,
+                cost_options=None) -> dict:
+    """What makes two trials comparable: the same training budget, data, fidelity/screening settings and
+    cost model (JSON-safe). Per-trial Keras callbacks are left out: a logger or a timer must not block a resume."""
+    from dataclasses import asdict
+
+    val = tuple(validation_data) if isinstance(validation_data, (tuple, list)) else (validation_data,)
+    return json.loads(json.dumps({
+        "epochs": epochs, "batch_size": batch_size,
+        "validation_split": None if validation_data is not None else validation_split,
+        "training data": data_digest(x, y),
+        "validation data": data_digest(*val) if validation_data is not None else None,
+        "fidelity": asdict(fidelity) if fidelity is not None else None,
+        "screening": asdict(screening) if screening else None,
+        "cost_options": cost_options,
+    }, default=str))
+
+
 def fingerprint_changes(old: dict, new: dict) -> list[str]:
     """``["epochs: 1 -> 4", ...]``: the entries of two run fingerprints that differ."""
     out = []

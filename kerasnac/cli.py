@@ -239,17 +239,16 @@ def _config_doc() -> str:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit with 2, --help with 0
-    from .errors import KerasNACError
-    from .errors import ConsecutiveFailuresError
+    from .errors import ConsecutiveFailuresError, KerasNACError
 
     try:
         return args.func(args)
+    except ConsecutiveFailuresError as e:  # before KerasNACError, its base class
+        print(f"kerasnac {args.command}: {e}", file=sys.stderr)
+        return EXIT_STOPPED
     except KerasNACError as e:
         print(f"kerasnac {args.command}: error: {e}", file=sys.stderr)
         return EXIT_INPUT
-    except ConsecutiveFailuresError as e:
-        print(f"kerasnac {args.command}: {e}", file=sys.stderr)
-        return EXIT_STOPPED
     except NotFound as e:
         print(f"kerasnac {args.command}: {e}", file=sys.stderr)
         return EXIT_NOT_FOUND

@@ -183,19 +183,9 @@ class KerasNAC(SearchResults):
                 "population_size": self.population_size, "seed": self.seed, "label_mode": self.space.label_mode}
 
     def _fingerprint(self, x, y, validation_data, validation_split, epochs, batch_size) -> dict:
-        """What makes two trials comparable: the same training budget, data and cost model."""
-        from dataclasses import asdict
-
-        val = tuple(validation_data) if isinstance(validation_data, (tuple, list)) else (validation_data,)
-        return json.loads(json.dumps({
-            "epochs": epochs, "batch_size": batch_size,
-            "validation_split": None if validation_data is not None else validation_split,
-            "training data": _rundir.data_digest(x, y),
-            "validation data": _rundir.data_digest(*val) if validation_data is not None else None,
-            "fidelity": asdict(self.fidelity) if self.fidelity is not None else None,
-            "screening": asdict(self.oracle.screening) if getattr(self.oracle, "screening", None) else None,
-            "cost_options": self.cost_options,
-        }, default=str))  # fit_callbacks are left out: a logger or a timer must not block a resume
+        return _rundir.fingerprint(x, y, validation_data, validation_split, epochs, batch_size,
+                                   fidelity=self.fidelity, screening=getattr(self.oracle, "screening", None),
+                                   cost_options=self.cost_options)
 
     def _start_run(self, fingerprint: dict):
         """Refuse to add trials to a search made with other settings; then record this run's."""
