@@ -59,6 +59,18 @@ def test_jets_notebook_with_hls4ml(tmp_path):
     assert p["csim"] and all(0 <= a <= 1 for a in p["csim"])
 
 
+def test_calorimeter_notebook_small(tmp_path):
+    p = run_notebook("calorimeter_gradient.ipynb", tmp_path,
+                     "{'roles': sorted(set(rows['role'])), 'epochs': len(gs.history_dataframe()), "
+                     "'budgets': sorted(gs.budget), 'best': best, 'mae': rows['test_metric'].tolist(), "
+                     "'headline': kn.studies.headline(cmp.iloc[0])}", QUICK=True, DIRECTORY=str(tmp_path))
+    assert p["roles"] == ["baseline", "baseline_equal_precision", "found"]
+    assert p["epochs"] == 2  # the quick budget's supernet epochs
+    assert p["budgets"] == ["dsp", "ff", "lut", "params"]
+    assert p["best"].startswith("grad") and all(m > 0 for m in p["mae"])
+    assert p["headline"].startswith("calorimeter:")
+
+
 def test_gradient_notebook_small(tmp_path):
     p = run_notebook("04_gradient_search.ipynb", tmp_path,
                      "{'epochs': len(gs.history_dataframe()), 'metrics': sorted(set(gb.summary()['metric'])), "
