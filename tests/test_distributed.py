@@ -132,7 +132,8 @@ def test_killed_worker_trial_is_rerun(tmp_path):
     directory = tmp_path / "runs"
     project = str(directory / "p")
     deadline = time.monotonic() + TIMEOUT
-    chief = start("chief", directory, max_trials, port, logs, KERASNAC_WORKER_TIMEOUT=8)
+    # 20 s: a healthy worker's 1-s heartbeats can stall for several seconds on a loaded 2-core machine
+    chief = start("chief", directory, max_trials, port, logs, KERASNAC_WORKER_TIMEOUT=20)
     survivor = start("worker0", directory, max_trials, port, logs)
     victim = start("worker1", directory, max_trials, port, logs, KERASNAC_TEST_SLEEP=60)  # its trial never ends
     procs = [chief, survivor, victim]
