@@ -32,7 +32,9 @@ CONNAS_NOTE = (
     "fewer parameters, 29.73% fewer LUT, 31.62% fewer FF, 16.06% less BRAM and 23.92% fewer DSP at +0.84% MAE, "
     "in about 2 GPU-hours. Here: `kn.GradientSearch` (through `KerasNAC(strategy=\"gradient\")`) on "
     "`search_spaces/calorimeter.yaml`, the float `calo_cnn_large` (647k parameters) as baseline, trained for "
-    "the supernet's whole budget (search + fine-tuning epochs); both go through the same local stage (QAT, "
+    "at most the supernet's whole budget (search + fine-tuning epochs) with early stopping on the validation "
+    "loss (patience 4, best weights kept: it overfits the 12,000 training showers after about 5 epochs); "
+    "the supernet's budgets are 45% of the baseline's LUT, FF, DSP and parameters; both go through the same local stage (QAT, "
     "pruning), on the synthetic showers of `kn.datasets.calorimeter_showers` on 2 CPU cores. The hardware "
     "reductions are against the *float* baseline (as in the reference), so they include the effect of "
     "quantization; the `baseline_equal_precision` rows give the baseline at the same precisions.")
