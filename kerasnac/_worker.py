@@ -5,7 +5,10 @@ ParetoOracle and runs no trials); N processes ``python -m kerasnac._worker RUN_D
 workers, each with ``os.cpu_count() // N`` TensorFlow threads. What a worker needs is written once
 into ``RUN_DIR/workers/``: the prepared arrays (``local_data.npz``), a JSON description of the
 search (``local_search.json``) and, only when there are any, the pickled callable objectives,
-per-trial Keras callbacks and screening/fidelity options (``local_objects.pkl``). The chief
+per-trial Keras callbacks and screening/fidelity options (``local_objects.pkl``). That pickle is
+signed with HMAC-SHA256 under a random key that only the chief and its workers know (it travels in
+the workers' environment, never on disk), and a worker unpickles nothing whose signature does not
+match: a file planted or changed in the run folder is refused, never executed. The chief
 stops and reaps its workers on every exit path (done, an error, Ctrl-C); a worker whose process
 dies has its trial re-queued at once, and the search fails with the workers' log tail when no
 worker is left. A worker also exits by itself when the chief's process is gone.
@@ -13,9 +16,12 @@ worker is left. A worker also exits by itself when the chief's process is gone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
-import pickle
+import pickle  # only for the signed objects blob, see the module docstring
+import secrets
 import subprocess
 import sys
 import threading
@@ -28,6 +34,7 @@ from .errors import ConfigError, KerasNACError
 
 SPEC, DATA, OBJECTS = "local_search.json", "local_data.npz", "local_objects.pkl"
 ENV_PARENT = "KERASNAC_PARENT_PID"
+ENV_KEY = "KERASNAC_WORKER_KEY"  # hex HMAC key of this run's objects blob (environment only, never on disk)
 HOST = "127.0.0.1"  # loopback only: the gRPC channel is not encrypted
 STOP_WAIT = 30.0  # s a worker gets to exit by itself after the search is over, before it is terminated
 
@@ -71,6 +78,23 @@ def _portable(obj, what: str, workers: int) -> bytes:
             "with `def`/`class` at the top level of a .py module the workers can import (not a lambda, a local "
             "function or a notebook cell), or use workers=1.") from None
     return buf.getvalue()
+
+
+def sign(payload: bytes, key_hex: str) -> bytes:
+    """``payload`` prefixed with its HMAC-SHA256 under ``key_hex``."""
+    return hmac.new(bytes.fromhex(key_hex), payload, hashlib.sha256).digest() + payload
+
+
+def verified(blob: bytes, key_hex: str | None) -> bytes:
+    """The payload of a :func:`sign`-ed blob, or a ConfigError when the key is missing or the signature differs."""
+    if not key_hex:
+        raise ConfigError(f"kerasnac._worker: no {ENV_KEY} in the environment; workers are started by "
+                          "KerasNAC(workers=N), not by hand (use `kerasnac search` with KERASTUNER_* variables for that).")
+    tag, payload = blob[:32], blob[32:]
+    if len(blob) < 32 or not hmac.compare_digest(tag, hmac.new(bytes.fromhex(key_hex), payload, hashlib.sha256).digest()):
+        raise ConfigError(f"kerasnac._worker: {OBJECTS} was not written by this search's chief (bad signature); "
+                          "refusing to load it.")
+    return payload
 
 
 def check_search(nac) -> None:
@@ -135,6 +159,8 @@ def write_inputs(nac, data, epochs: int, batch_size: int) -> str:
     objects = {"objective_fns": {o.name: o.fn for o in nac.objectives if o.fn is not None},
                "callbacks": list(nac.fit_callbacks), "screening": nac.oracle.screening, "fidelity": nac.fidelity}
     blob = _portable(objects, "search(callbacks=...) or an option", nac.workers)
+    nac._worker_key = secrets.token_hex(32)  # a new key per search: the workers get it in their environment
+    blob = sign(blob, nac._worker_key)
     spec = {"space": nac.space.to_dict(), "objectives": [[o.name, o.direction] for o in nac.objectives],
             "constraints": [str(c) for c in nac.constraints], "cost_options": nac.cost_options, "seed": nac.seed,
             "max_trials": nac.max_trials, "population_size": nac.population_size,
@@ -166,7 +192,7 @@ class LocalWorkers:
         path = [p for p in sys.path if p and os.path.isdir(p)]  # whatever this process imports, a worker imports
         base = dict(os.environ, KERASTUNER_ORACLE_IP=HOST, KERASTUNER_ORACLE_PORT=str(port),
                     TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads, OMP_NUM_THREADS=threads,
-                    PYTHONPATH=os.pathsep.join(path), **{ENV_PARENT: str(os.getpid())})
+                    PYTHONPATH=os.pathsep.join(path), **{ENV_PARENT: str(os.getpid()), ENV_KEY: self.nac._worker_key})
         base.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         base.setdefault(distributed.ENV_CONNECT, "600")
         for i in range(self.n):
@@ -265,7 +291,7 @@ def main(argv=None) -> int:
     for mod in spec["modules"]:
         importlib.import_module(mod)
     with open(os.path.join(folder, OBJECTS), "rb") as f:
-        objects = pickle.load(f)  # written by this run's chief (check_search), never a user's file
+        objects = pickle.loads(verified(f.read(), os.environ.get(ENV_KEY)))  # signed by this search's chief
     from .nac import KerasNAC
     from .objectives import Objective
     from .space import SearchSpace

@@ -262,7 +262,10 @@ def _sources():
 def test_no_eval_exec_pickle_or_unsafe_yaml_in_the_package():
     bad = re.compile(r"(?<![\w.])(eval|exec)\(|\bpickle\b|\bdill\b|\bmarshal\b|(?<!\w)yaml\.load\(|yaml\.unsafe_load|"
                      r"yaml\.full_load|allow_pickle\s*=\s*True|shell\s*=\s*True")
-    hits = [(name, m.group(0)) for name, text in _sources() for m in bad.finditer(text)]
+    # the one exception: KerasNAC(workers=N) hands callables to its own worker processes as a pickle signed
+    # with a key that never touches the disk (tests/test_local_workers.py::test_tampered_objects_are_refused)
+    hits = [(name, m.group(0)) for name, text in _sources() for m in bad.finditer(text)
+            if not (name == "_worker.py" and m.group(0) == "pickle")]
     assert not hits, hits
     assert any("yaml.safe_load" in text for _, text in _sources())
 

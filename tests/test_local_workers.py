@@ -218,3 +218,36 @@ def test_workers_exit_when_the_chief_is_killed(tmp_path):
     for p in alive:
         p.kill()
     assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+
+
+def test_tampered_objects_are_refused(tmp_path, monkeypatch):
+    """The workers' pickle is signed with a key kept in the environment: a changed or planted file, or a
+    worker started without the key, is refused before anything is unpickled."""
+    from kerasnac import _worker
+
+    key = "ab" * 32
+    blob = _worker.sign(b"payload", key)
+    assert _worker.verified(blob, key) == b"payload"
+    with pytest.raises(ConfigError, match="bad signature"):
+        _worker.verified(blob[:-1] + b"X", key)
+    with pytest.raises(ConfigError, match="bad signature"):
+        _worker.verified(_worker.sign(b"payload", "cd" * 32), key)
+    with pytest.raises(ConfigError, match=_worker.ENV_KEY):
+        _worker.verified(blob, None)
+    # a worker pointed at a run folder with a planted objects file unpickles nothing
+    folder = tmp_path / "run" / "workers"
+    folder.mkdir(parents=True)
+    (folder / _worker.SPEC).write_text(json.dumps({"modules": []}))
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "executed"),))
+
+    (folder / _worker.OBJECTS).write_bytes(b"\0" * 32 + pickle.dumps(Boom()))
+    monkeypatch.setenv(_worker.ENV_KEY, key)
+    monkeypatch.delenv(_worker.ENV_PARENT, raising=False)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    with pytest.raises(ConfigError, match="bad signature"):
+        _worker.main([str(tmp_path / "run")])
+    assert not (tmp_path / "executed").exists()
