@@ -147,8 +147,8 @@ def _plugin_modules(nac) -> list[str]:
     return sorted(m for m in mods if m and m != "__main__" and m.split(".")[0] != "kerasnac")
 
 
-def write_inputs(nac, data, epochs: int, batch_size: int) -> str:
-    """Write what the workers need into ``RUN_DIR/workers/``; return that folder."""
+def write_inputs(nac, data, epochs: int, batch_size: int) -> tuple[str, str]:
+    """Write what the workers need into ``RUN_DIR/workers/``; return that folder and the objects' signing key."""
     import numpy as np
 
     if not data.has_arrays:
@@ -159,8 +159,8 @@ def write_inputs(nac, data, epochs: int, batch_size: int) -> str:
     objects = {"objective_fns": {o.name: o.fn for o in nac.objectives if o.fn is not None},
                "callbacks": list(nac.fit_callbacks), "screening": nac.oracle.screening, "fidelity": nac.fidelity}
     blob = _portable(objects, "search(callbacks=...) or an option", nac.workers)
-    nac._worker_key = secrets.token_hex(32)  # a new key per search: the workers get it in their environment
-    blob = sign(blob, nac._worker_key)
+    key = secrets.token_hex(32)  # a new key per search: the workers get it in their environment
+    blob = sign(blob, key)
     spec = {"space": nac.space.to_dict(), "objectives": [[o.name, o.direction] for o in nac.objectives],
             "constraints": [str(c) for c in nac.constraints], "cost_options": nac.cost_options, "seed": nac.seed,
             "max_trials": nac.max_trials, "population_size": nac.population_size,
@@ -175,15 +175,15 @@ def write_inputs(nac, data, epochs: int, batch_size: int) -> str:
 
     atomic_write(os.path.join(folder, OBJECTS), write_blob)
     atomic_write_text(os.path.join(folder, SPEC), json.dumps(spec, indent=1))
-    return folder
+    return folder, key
 
 
 # ---------------------------------------------------------------------------------- chief side: processes
 class LocalWorkers:
     """N worker processes of one run on ``127.0.0.1:port``; :meth:`stop` terminates and reaps them."""
 
-    def __init__(self, nac, folder: str):
-        self.nac, self.folder, self.n = nac, folder, nac.workers
+    def __init__(self, nac, folder: str, key: str):
+        self.nac, self.folder, self.key, self.n = nac, folder, key, nac.workers
         self.procs: dict[str, subprocess.Popen] = {}
         self._gone: set[str] = set()
 
@@ -192,7 +192,7 @@ class LocalWorkers:
         path = [p for p in sys.path if p and os.path.isdir(p)]  # whatever this process imports, a worker imports
         base = dict(os.environ, KERASTUNER_ORACLE_IP=HOST, KERASTUNER_ORACLE_PORT=str(port),
                     TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads, OMP_NUM_THREADS=threads,
-                    PYTHONPATH=os.pathsep.join(path), **{ENV_PARENT: str(os.getpid()), ENV_KEY: self.nac._worker_key})
+                    PYTHONPATH=os.pathsep.join(path), **{ENV_PARENT: str(os.getpid()), ENV_KEY: self.key})
         base.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         base.setdefault(distributed.ENV_CONNECT, "600")
         for i in range(self.n):
@@ -250,7 +250,7 @@ class LocalWorkers:
 
 def run_chief(nac, data, epochs: int, batch_size: int) -> None:
     """Serve the search on loopback to ``nac.workers`` local worker processes until it is over."""
-    pool = LocalWorkers(nac, write_inputs(nac, data, epochs, batch_size))
+    pool = LocalWorkers(nac, *write_inputs(nac, data, epochs, batch_size))
     done = False
     try:
         nac.tuner.serve(f"{HOST}:0", on_start=pool.start, watch=pool.watch)
