@@ -52,8 +52,10 @@ def write_csv_atomic(df, path) -> None:
     atomic_write(path, write)
 
 
-def save_npz_atomic(path, **arrays) -> None:
-    """``numpy.savez_compressed`` (``path`` should end in ``.npz``)."""
+def save_npz_atomic(path, compress: bool = True, **arrays) -> None:
+    """``numpy.savez_compressed`` (or ``numpy.savez`` with ``compress=False``, for scratch files read back at
+    once); ``path`` should end in ``.npz``."""
     import numpy as np
 
-    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    save = np.savez_compressed if compress else np.savez
+    atomic_write(path, lambda tmp: save(tmp, **arrays))

@@ -29,7 +29,7 @@ import time
 import types
 
 from . import distributed
-from ._io import atomic_write, atomic_write_text
+from ._io import atomic_write, atomic_write_text, save_npz_atomic
 from .errors import ConfigError, KerasNACError
 
 SPEC, DATA, OBJECTS = "local_search.json", "local_data.npz", "local_objects.pkl"
@@ -149,8 +149,6 @@ def _plugin_modules(nac) -> list[str]:
 
 def write_inputs(nac, data, epochs: int, batch_size: int) -> tuple[str, str]:
     """Write what the workers need into ``RUN_DIR/workers/``; return that folder and the objects' signing key."""
-    import numpy as np
-
     if not data.has_arrays:
         raise ConfigError(f"workers={nac.workers} needs numpy arrays (x, y): a tf.data.Dataset cannot be sent to "
                           "worker processes. Pass arrays, or use workers=1.")
@@ -168,7 +166,7 @@ def write_inputs(nac, data, epochs: int, batch_size: int) -> tuple[str, str]:
             "directory": os.path.abspath(os.path.dirname(nac.run_dir.path)),
             "project_name": os.path.basename(nac.run_dir.path), "epochs": epochs, "batch_size": batch_size,
             "modules": _plugin_modules(nac), "callbacks": [type(c).__name__ for c in nac.fit_callbacks]}
-    atomic_write(os.path.join(folder, DATA), lambda p: np.savez(p, x=data.x, y=data.y, x_val=data.x_val, y_val=data.y_val))
+    save_npz_atomic(os.path.join(folder, DATA), compress=False, x=data.x, y=data.y, x_val=data.x_val, y_val=data.y_val)
     def write_blob(path):
         with open(path, "wb") as f:
             f.write(blob)
