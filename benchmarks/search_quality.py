@@ -196,11 +196,13 @@ def run_method(method, task, seed, args, data_seed=0):
         # the same tuner KerasNAC uses, driven directly: another oracle, the same training and costs
         tuner = kn.ParetoSearch(space, objective=objs, oracle=oracle, seed=seed, cost_fn=kn.costs.evaluate,
                                 on_trial_end=record, directory=directory, project_name=project, overwrite=False)
-        train, val, mode, val_arrays = _data.make_datasets(space, xt, yt, (xv, yv), 0.2, args.batch_size, seed)
-        if mode != "regression":
-            space.label_mode = mode
+        data = _data.prepare(space, xt, yt, (xv, yv), 0.2, args.batch_size, seed)
+        if data.mode != "regression":
+            space.label_mode = data.mode
         t0[0] = time.perf_counter()
-        tuner.search(train, validation_data=val, epochs=args.epochs, objective_data=val_arrays, verbose=0)
+        # as KerasNAC does it: every trial's shuffle seeded by the trial's own seed
+        tuner.search(data.train(), validation_data=data.val(), epochs=args.epochs, objective_data=data.validation,
+                     train_for_seed=data.train_for_seed, verbose=0)
     return rows, to_min
 
 

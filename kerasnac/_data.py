@@ -147,14 +147,28 @@ class Data:
         """What per-trial objective functions get as validation data: ``(x_val, y_val)`` or the dataset."""
         return (self.x_val, self.y_val) if self.has_arrays else self._cache["val"]
 
-    def train(self, batch_size: int | None = None):
+    def train(self, batch_size: int | None = None, seed: int | None = None):
+        """The shuffled, batched training pipeline. With ``seed``, a new pipeline whose shuffle starts from
+        that seed (one per trial, so a trial's data order does not depend on what ran before it in the
+        process); without, one cached pipeline per batch size, seeded with the run's seed."""
         bs = batch_size or self.batch_size
         key = ("train", bs)
-        if key not in self._cache:
-            self._cache[key] = (tf.data.Dataset.from_tensor_slices((self.x, self.y)).cache()
-                                .shuffle(min(len(self.x), 50_000), seed=self.seed, reshuffle_each_iteration=True)
-                                .batch(bs).prefetch(tf.data.AUTOTUNE))
-        return self._cache[key]
+        if seed is None and key in self._cache:
+            return self._cache[key]
+        if "base" not in self._cache:
+            self._cache["base"] = tf.data.Dataset.from_tensor_slices((self.x, self.y)).cache()
+        ds = (self._cache["base"]
+              .shuffle(min(len(self.x), 50_000), seed=self.seed if seed is None else seed,
+                       reshuffle_each_iteration=True)
+              .batch(bs).prefetch(tf.data.AUTOTUNE))
+        if seed is None:
+            self._cache[key] = ds
+        return ds
+
+    def train_for_seed(self, seed: int):
+        """The training pipeline at the run's batch size with its shuffle seeded by ``seed``: what
+        ``ParetoSearch.run_trial`` trains each trial on (``train_for_seed=``)."""
+        return self.train(None, seed)
 
     def val(self):
         if "val" not in self._cache:

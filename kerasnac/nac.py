@@ -240,11 +240,13 @@ class KerasNAC(SearchResults):
         if data.mode != "regression":
             self.space.label_mode = data.mode
         train, val, val_arrays = data.train(), data.val(), data.validation
+        trial_kwargs = dict(validation_data=val, epochs=epochs, objective_data=val_arrays,
+                            train_for_seed=data.train_for_seed if data.has_arrays else None,
+                            callbacks=self.fit_callbacks, verbose=0)
         if self.role != "worker":  # the data are valid: the search really starts (kerasnac.json)
             self._start_run(self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size))
         if self.role == "worker":  # run trials for the chief; results, local stage and callbacks are its job
-            self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
-                              callbacks=self.fit_callbacks, verbose=0)
+            self.tuner.search(train, **trial_kwargs)
             return self
         self.oracle.stop_message = None  # a new fit() after a failure stop tries again
         self._open_bar()
@@ -252,8 +254,7 @@ class KerasNAC(SearchResults):
             if self.workers > 1:  # this process is the chief of N local worker processes
                 _worker.run_chief(self, data, epochs, batch_size)
             else:
-                self.tuner.search(train, validation_data=val, epochs=epochs, objective_data=val_arrays,
-                                  callbacks=self.fit_callbacks, verbose=0)
+                self.tuner.search(train, **trial_kwargs)
         finally:
             if self._bar is not None:
                 self._bar.close()

@@ -204,3 +204,26 @@ def test_pareto_search_never_overwrites_a_folder_it_did_not_make(tmp_path):
     again = ParetoSearch(TwoLayerNet(), objective=["val_loss"], directory=str(tmp_path), project_name="new",
                          overwrite=True)  # its own folder: replaced
     assert again.oracle.trials == {}
+
+
+def test_a_trials_data_order_depends_on_its_seed_not_on_earlier_trials(tmp_path):
+    """With ``train_for_seed`` a trial trains on a pipeline shuffled from its own seed: the same trial run again
+    in the same process gives the same result; on one shared pipeline its shuffle state carries over."""
+    from kerasnac import _data
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x[:, 0] - x[:, 1] > 0).astype("int64")
+    data = _data.Data(x[:192], y[:192], x[192:], y[192:], seed=0, batch_size=16)
+    tuner = ParetoSearch(TwoLayerNet(), objective=["val_loss"], max_trials=1, seed=4, directory=str(tmp_path),
+                         project_name="order")
+    trial = tuner.oracle.create_trial("tuner0")
+    kwargs = dict(validation_data=data.val(), epochs=2, objective_data=data.validation, verbose=0)
+
+    def val_loss(**extra):
+        return tuner.run_trial(trial, data.train(), **kwargs, **extra)["val_loss"]
+
+    seeded = [val_loss(train_for_seed=data.train_for_seed) for _ in range(2)]
+    assert seeded[0] == seeded[1]
+    shared = [val_loss() for _ in range(2)]  # the cached pipeline: the second run sees other batches
+    assert shared[0] != shared[1]

@@ -211,9 +211,15 @@ class ParetoSearch(kt.Tuner):
         kwargs.pop("objective_data", None)
         epochs = int(kwargs.pop("epochs", 1))
         verbose = kwargs.pop("verbose", 0)
+        train_for_seed = kwargs.pop("train_for_seed", None)
         start = time.perf_counter()
         keras.backend.clear_session()
-        keras.utils.set_random_seed(self.seed + _trial_number(trial.trial_id))
+        trial_seed = self.seed + _trial_number(trial.trial_id)
+        keras.utils.set_random_seed(trial_seed)
+        if train_for_seed is not None:
+            # A shuffle's state lives in its dataset and would carry over from the trials this process ran
+            # before; a pipeline seeded per trial makes a trial's data order depend on its seed alone.
+            fit_args = (train_for_seed(trial_seed),) + tuple(fit_args[1:])
         callbacks = [keras.callbacks.TerminateOnNaN()] + list(kwargs.pop("callbacks", None) or [])
         rungs = self.fidelity.rungs(epochs) if self.fidelity is not None else []
         history: dict[str, list] = {}

@@ -105,7 +105,7 @@ class _HPOTuner(kt.Tuner):
         settings = self._space.declare(trial.hyperparameters)
         keras.utils.set_random_seed(seed)
         model = self._build_fn()
-        train = self._data.train(settings["batch_size"])
+        train = self._data.train(settings["batch_size"], seed)  # every setting sees the same data order
         steps = int(math.ceil(len(self._data.x) / settings["batch_size"]))
         self._compile_fn(model, make_optimizer(settings, steps, self._epochs))
         stopper = MedianStopping(self._monitor, self._direction, self.curves, grace=self._grace)
