@@ -33,3 +33,83 @@ def copy_weights(src, dst) -> int:
             layer.set_weights(w)
             n += 1
     return n
+
+
+# --------------------------------------------------------------------- a trial's first step
+# A small model's trial is mostly graph tracing (benchmarks/trial_phases.py --compare). Two of its
+# costs are avoidable with Keras's own machinery, so they are handled here rather than in QKeras:
+EAGER_VALIDATION_BATCHES = 8  # validation batches x epochs up to which an eager evaluation is cheaper than
+# tracing the test function: about 20 ms per eager batch against 150-300 ms per trace for the shipped spaces
+
+
+def create_variables(model, x, y) -> bool:
+    """Create now, outside ``tf.function``, the variables a first training step would create (optimizer
+    slots, loss and metric accumulators). A ``tf.function`` that creates variables on its first call is
+    traced twice (once creating them, once without), so this halves the training function's tracing.
+    ``x``/``y``: two samples of the inputs and labels. Returns False (and changes nothing that matters)
+    when the model is not a compiled tf_keras model this understands; it is an optimisation only."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None or getattr(model, "compiled_loss", None) is None:
+        return False
+    try:
+        if hasattr(opt, "_create_all_weights"):  # a tf_keras.optimizers.legacy optimizer
+            opt._create_all_weights(model.trainable_variables)
+        else:
+            opt.build(model.trainable_variables)
+        y_pred = model(x, training=False)
+        model.compiled_loss.build(y_pred)
+        model.compiled_metrics.build(y_pred, y)
+    except Exception:  # noqa: BLE001 - an optimisation: training creates what is missing as usual
+        return False
+    return True
+
+
+def eager_validation(model) -> None:
+    """Evaluate ``model`` without a traced test function (each validation batch runs op by op):
+    Keras's own ``make_test_function`` with ``run_eagerly`` set while it is made."""
+    run = model._run_eagerly
+    model._run_eagerly = True
+    try:
+        model.make_test_function(force=True)
+    finally:
+        model._run_eagerly = run
+
+
+def prepare_first_step(model, train, validation, epochs: int, batch_size: int | None = None) -> None:
+    """What :class:`~kerasnac.ParetoSearch` does to a trial's compiled model before its first ``fit``:
+    create its variables from two samples of ``train`` (read from its ``element_spec``, so a shuffled
+    pipeline is not advanced), and evaluate eagerly when the validation run is too short to repay a trace."""
+    sample = _two_samples(train)
+    if sample is not None:
+        create_variables(model, *sample)
+    batches = _batches(validation, batch_size)
+    if batches is not None and batches * max(int(epochs), 1) <= EAGER_VALIDATION_BATCHES:
+        eager_validation(model)
+
+
+def _two_samples(train):
+    import numpy as np
+    import tensorflow as tf
+
+    spec = getattr(train, "element_spec", None)
+    if isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec):
+        def zeros(s):
+            return tf.zeros([2] + [d if d is not None else 1 for d in s.shape.as_list()[1:]], s.dtype)
+        return zeros(spec[0]), zeros(spec[1])
+    if isinstance(train, (tuple, list)) and len(train) == 2 and all(isinstance(a, np.ndarray) for a in train):
+        return train[0][:2], train[1][:2]
+    return None
+
+
+def _batches(validation, batch_size):
+    import math
+
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(validation, tf.data.Dataset):
+        n = int(validation.cardinality())
+        return n if n >= 0 else None
+    if isinstance(validation, (tuple, list)) and validation and isinstance(validation[0], np.ndarray):
+        return math.ceil(len(validation[0]) / (batch_size or 32))
+    return None

@@ -24,7 +24,7 @@ import math
 import os
 import time
 
-from kerasnac import _rundir, distributed
+from kerasnac import _compile, _rundir, distributed
 from kerasnac._keras import keras, kt, tf
 from kerasnac.fidelity import RUNG_KEY
 from kerasnac.objectives import Objective, check_callables, resolve
@@ -227,6 +227,8 @@ class ParetoSearch(kt.Tuner):
         stopped_report = None  # the objectives reported at the rung where the oracle stopped the trial
         try:
             model = self.hypermodel.build(trial.hyperparameters)
+            _compile.prepare_first_step(model, fit_args[0] if len(fit_args) == 1 else tuple(fit_args[:2]),
+                                        kwargs.get("validation_data"), epochs, kwargs.get("batch_size"))
             for stop_at in rungs + [epochs]:
                 h = self.hypermodel.fit(trial.hyperparameters, model, *fit_args, epochs=stop_at, initial_epoch=done,
                                         verbose=verbose, callbacks=callbacks, **kwargs)
