@@ -38,7 +38,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5)}
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both
-METHODS = ("kerasnac", "kerasnac_screen", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
+           "kerasnac_mf", "kerasnac_full", "random", "optuna")
+
+
+def kerasnac_options(method, args):
+    """KerasNAC keyword arguments of a kerasnac method (baselines are off for every method: the peers get none).
+    ``kerasnac_default`` is KerasNAC's default configuration, whatever it is at the time of the run."""
+    import kerasnac as kn
+
+    screen = kn.Screening(candidates=args.candidates)
+    k0e4 = kn.Screening(candidates=args.candidates, kappa=0.0, exact=4)
+    mf = kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta)
+    return {"kerasnac_default": {},
+            "kerasnac": {"screening": None},
+            "kerasnac_screen": {"screening": screen, "initial": "random"},
+            "kerasnac_strat": {"screening": screen, "initial": "stratified"},
+            "kerasnac_k0e4": {"screening": k0e4, "initial": "random"},
+            "kerasnac_strat_k0e4": {"screening": k0e4, "initial": "stratified"},
+            "kerasnac_mf": {"screening": None, "fidelity": mf},
+            "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -168,13 +187,9 @@ def run_method(method, task, seed, args, data_seed=0):
                      "hp": repr(sorted(trial.hyperparameters.values.items()))})
 
     if method.startswith("kerasnac"):
-        screen = method in ("kerasnac_screen", "kerasnac_full")
-        mf = method in ("kerasnac_mf", "kerasnac_full")
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
-                          screening=kn.Screening(candidates=args.candidates) if screen else None,
-                          fidelity=kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta) if mf else None,
-                          verbose=0)
+                          verbose=0, **kerasnac_options(method, args))
         nac.tuner.trial_end_hooks.insert(0, record)  # before KerasNAC's own (results table)
         t0[0] = time.perf_counter()
         nac.fit(xt, yt, validation_data=(xv, yv), epochs=args.epochs, batch_size=args.batch_size)
@@ -318,6 +333,7 @@ def main(argv=None):
     p.add_argument("--name", help="result file stem after search_quality_ (default: the task)")
     p.add_argument("--workdir", default="/tmp/kerasnac_search_quality")
     p.add_argument("--summarise-only", action="store_true", help="re-read the per-trial CSV and rewrite the tables")
+    p.add_argument("--resume", action="store_true", help="skip (method, seed) runs the CSV already holds in full")
     args = p.parse_args(argv)
 
     import pandas as pd
@@ -331,8 +347,14 @@ def main(argv=None):
         all_rows = []
         start = time.perf_counter()
         run_method(args.methods[0], args.task, 99, argparse.Namespace(**{**vars(args), "trials": 1}))  # TF warm-up
+        done = set()
+        if args.resume and old is not None:  # (method, seed) runs already complete in the CSV are kept as they are
+            counts = old.groupby(["method", "seed"]).size()
+            done = {k for k, n in counts.items() if n >= args.trials}
         for i, seed in enumerate(args.seeds):
             for method in args.methods[i % len(args.methods):] + args.methods[:i % len(args.methods)]:
+                if (method, seed) in done:
+                    continue
                 t = time.perf_counter()
                 rows, to_min = run_method(method, args.task, seed, args)
                 for r in rows:

@@ -1,5 +1,8 @@
-"""Model utilities shared by the local stage and the post-search callbacks: compile a copy like the
-original (same loss and metrics, new optimizer), evaluate it, copy weights between variants."""
+"""Model utilities: compile a copy like the original, evaluate it, copy weights, prepare a trial's first step.
+
+Compile a copy like the original (same loss and metrics, new optimizer), evaluate it and copy weights
+between variants (the local stage and the post-search callbacks); create a trial's variables before
+its first ``fit`` and validate eagerly when that is cheaper (``ParetoSearch``)."""
 
 from __future__ import annotations
 

@@ -59,6 +59,10 @@ class KerasNAC(SearchResults):
             costs exactly before training, train the one with the largest predicted hypervolume
             gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
             sets its options, ``None``/``False`` is plain NSGA-II.
+        initial: how the first population is drawn: ``"random"`` (uniform draws), ``"stratified"``
+            (:class:`kerasnac.evolution.CostStratified`: 4 draws per slot, their exact costs computed
+            without training, the population spread evenly over the log of the first cost objective),
+            or a strategy object of :mod:`kerasnac.evolution.initial`.
         fidelity: a :class:`kerasnac.SuccessiveHalving`: each trial trains in rungs of
             ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
             of its rung (multi-fidelity); ``None`` trains every trial for the full ``epochs``.
@@ -83,7 +87,7 @@ class KerasNAC(SearchResults):
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
                  local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, screening=True, fidelity=None, verbose: int = 1,
+                 gradient: dict | None = None, screening=True, initial="random", fidelity=None, verbose: int = 1,
                  workers: int = 1, fit_callbacks=None, callbacks=None, callbacks_on=None):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
@@ -158,6 +162,7 @@ class KerasNAC(SearchResults):
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
             screening=_check_option(screening, "screening", "Screening"), exact_costs=self._exact_costs,
+            initial=_initial_option(initial),
             fidelity=_check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
         self.fidelity = self.oracle.fidelity
@@ -417,6 +422,19 @@ def _check_option(value, arg: str, cls_name: str):
     if isinstance(value, cls):
         return value
     raise ConfigError(f"{arg} must be True, False/None or a kerasnac.{cls_name}, got {type(value).__name__}.")
+
+
+def _initial_option(value):
+    from .evolution import CostStratified, RandomInitial
+
+    if value in (None, "random"):
+        return RandomInitial()
+    if value == "stratified":
+        return CostStratified()
+    if hasattr(value, "candidates") and callable(getattr(value, "choose", None)):
+        return value
+    raise ConfigError(f"initial must be 'random', 'stratified' or a strategy with `candidates` and `choose` "
+                      f"(kerasnac.evolution.CostStratified(...)), got {value!r}.")
 
 
 __all__ = ["KerasNAC", "Objective"]

@@ -227,3 +227,42 @@ def test_a_trials_data_order_depends_on_its_seed_not_on_earlier_trials(tmp_path)
     assert seeded[0] == seeded[1]
     shared = [val_loss() for _ in range(2)]  # the cached pipeline: the second run sees other batches
     assert shared[0] != shared[1]
+
+
+# ---------------------------------------------------------------------------------- first population
+def _width_cost(values):  # an exact "cost" known before training, as BOPs are
+    return {"f2": float(values["width"]) ** 2}
+
+
+def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
+    from kerasnac.evolution import CostStratified
+
+    plain = run(make_oracle(tmp_path, "plain", exact_costs=_width_cost), 10)
+    strat_oracle = make_oracle(tmp_path, "strat", exact_costs=_width_cost, initial=CostStratified(candidates=4))
+    strat = run(strat_oracle, 10)
+    widths = sorted(v["width"] for v in strat)
+    pool = [strat_oracle._random_draw(k, 3) for k in range(40)]  # the 40 candidates it chose from
+    assert widths[0] == min(v["width"] for v in pool) and widths[-1] == max(v["width"] for v in pool)
+    gaps = np.diff(np.log10(np.array(widths, float) ** 2 + 1))
+    plain_gaps = np.diff(np.log10(np.sort([v["width"] for v in plain]).astype(float) ** 2 + 1))
+    assert gaps.max() < plain_gaps.max()  # evenly spread: no big hole on the cost axis
+    assert strat == run(make_oracle(tmp_path, "again", exact_costs=_width_cost, initial=CostStratified(4)), 10)
+
+    half = make_oracle(tmp_path, "half", exact_costs=_width_cost, initial=CostStratified(4))
+    first = run(half, 4)
+    resumed = make_oracle(tmp_path, "half2", exact_costs=_width_cost, initial=CostStratified(4))
+    resumed.set_state(half.get_state())
+    resumed.trials, resumed.start_order = half.trials, half.start_order
+    assert first + run(resumed, 6) == strat  # the plan is part of the oracle's state
+
+
+def test_stratified_needs_exact_costs_and_checks_its_arguments(tmp_path):
+    from kerasnac.evolution import CostStratified
+
+    no_costs = run(make_oracle(tmp_path, "a", initial=CostStratified(4)), 10)
+    assert no_costs == run(make_oracle(tmp_path, "b"), 10)  # without exact costs: the random first population
+    with pytest.raises(ValueError, match="candidates must be an integer >= 2"):
+        CostStratified(candidates=1)
+    with pytest.raises(kn.errors.ConfigError, match="initial must be 'random', 'stratified'"):
+        kn.KerasNAC(kn.SearchSpace.from_yaml("jets_mlp", input_shape=(16,), num_classes=5), initial="even",
+                    directory=str(tmp_path))

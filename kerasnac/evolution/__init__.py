@@ -5,6 +5,7 @@
 * ``TournamentSelection`` (selection.py): parent pool and binary tournament (``selection=``);
 * ``UniformCrossover`` (crossover.py): crossover of two parents (``crossover=``);
 * ``GaussianMutation`` (mutation.py): type-aware mutation of one hyperparameter (``mutation=``);
+* ``RandomInitial``, ``CostStratified`` (initial.py): how the first population is drawn (``initial=``);
 * offspring.py: one child from crossover, legal values and mutation; ranking.py: rank, crowding,
   violation of the completed trials;
 * ``Rungs`` (rungs.py): the records and promotion answers of multi-fidelity trials;
@@ -31,6 +32,7 @@ from kerasnac._pareto import Constraint
 from ._values import MISSING
 from .crossover import UniformCrossover
 from .failures import ConsecutiveFailures, ConsecutiveFailuresError
+from .initial import CostStratified, RandomInitial
 from .liveness import WorkerLiveness
 from .mutation import GaussianMutation
 from .oracle import ParetoOracle
@@ -41,4 +43,4 @@ from .selection import TournamentSelection
 
 __all__ = ["ParetoOracle", "ParetoSearch", "Constraint", "ConsecutiveFailuresError", "TournamentSelection",
            "UniformCrossover", "GaussianMutation", "WorkerLiveness", "ConsecutiveFailures", "Rungs", "RobustOracle",
-           "MISSING", "pareto_summary"]
+           "MISSING", "pareto_summary", "RandomInitial", "CostStratified"]

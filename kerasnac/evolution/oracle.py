@@ -27,9 +27,10 @@ from kerasnac import screening as _screening
 from kerasnac._keras import keep_oracle_seed, kt
 from kerasnac._pareto import Constraint
 
-from . import _values, ranking, repair
+from . import _values, initial, ranking, repair
 from .crossover import UniformCrossover
 from .failures import ConsecutiveFailuresError
+from .initial import RandomInitial
 from .mutation import GaussianMutation
 from .offspring import breed
 from .robust import RobustOracle
@@ -78,6 +79,8 @@ class ParetoOracle(RobustOracle):
             :class:`~kerasnac.evolution.UniformCrossover`); see :mod:`kerasnac.evolution.crossover`.
         mutation: ``fn(hp, value, rng) -> value`` (default
             :class:`~kerasnac.evolution.GaussianMutation`); see :mod:`kerasnac.evolution.mutation`.
+        initial: how the first population is drawn (default :class:`~kerasnac.evolution.RandomInitial`;
+            :class:`~kerasnac.evolution.CostStratified` spreads it over an exact cost, using ``exact_costs``).
         screening: a :class:`kerasnac.screening.Screening`: breed several children per proposal and
             train the one with the largest predicted hypervolume gain (exact costs from
             ``exact_costs``, the task metric from a tree-ensemble surrogate). ``None``: plain NSGA-II.
@@ -98,7 +101,7 @@ class ParetoOracle(RobustOracle):
                  constraints=None, seed=None, hyperparameters=None, allow_new_entries=True, tune_new_entries=True,
                  max_retries_per_trial=0, max_consecutive_failed_trials=10, screening=None, cost_fn=None,
                  fidelity=None, *, exact_costs=None, selection=None, crossover=None, mutation=None,
-                 before_end_trial=None, after_end_trial=None):
+                 initial=None, before_end_trial=None, after_end_trial=None):
         super().__init__(objective=objective, max_trials=max_trials, hyperparameters=hyperparameters,
                          allow_new_entries=allow_new_entries, tune_new_entries=tune_new_entries, seed=seed,
                          max_retries_per_trial=max_retries_per_trial,
@@ -117,6 +120,8 @@ class ParetoOracle(RobustOracle):
         self._crossover_prob = float(crossover_prob)
         self.mutation = mutation if mutation is not None else GaussianMutation()
         self.mutation_prob = None if mutation_prob is None else float(mutation_prob)
+        self.initial = initial if initial is not None else RandomInitial()
+        self._initial_plan: list[dict] | None = None  # the planned first population still to propose
         self.constraints = [Constraint.parse(c) for c in (constraints or [])]
         self._constraints_given = constraints is not None
         self._objectives = _values.objective_pairs(self.objective)
@@ -252,7 +257,7 @@ class ParetoOracle(RobustOracle):
             return {"status": TrialStatus.RUNNING, "values": values}
 
         if n_created < self.population_size:
-            values = self._random_draw(n_created)
+            values = self._first_population_draw(n_created)
         else:
             self._n_offspring += 1
             values = self._offspring(n_created)
@@ -278,6 +283,7 @@ class ParetoOracle(RobustOracle):
             "generation": self.generation,
             "parent_ids": self._parent_ids,
             "rungs": self.rungs.get_state(),
+            "initial_plan": self._initial_plan,
         })
         return state
 
@@ -297,6 +303,7 @@ class ParetoOracle(RobustOracle):
         self._n_offspring = state["n_offspring"]
         self._parent_ids = list(state["parent_ids"])
         self.rungs.set_state(state.get("rungs", {}))
+        self._initial_plan = state.get("initial_plan", [])  # a run saved before plans existed: draw at random
 
     # ------------------------------------------------------------------ rungs, crash repair
     def _special_update(self, trial_id, metrics):
@@ -343,9 +350,21 @@ class ParetoOracle(RobustOracle):
         """Build values by walking the space in order; ``choose(i, hp)`` gives each active value."""
         return _values.walk(self.hyperparameters.space, choose)
 
-    def _random_draw(self, n_created: int):
+    def _first_population_draw(self, n_created: int):
+        """The next trial of the first population: from the ``initial`` strategy's plan, else a random draw."""
+        if self._initial_plan is None:
+            self._initial_plan = initial.plan(
+                self.initial, self.population_size - n_created, lambda k: self._random_draw(k, initial.STREAM_INITIAL),
+                self.exact_costs, self._objectives, self.constraints) or []
+        while self._initial_plan:
+            values = self._initial_plan.pop(0)
+            if not self._duplicate(values):
+                return values
+        return self._random_draw(n_created)
+
+    def _random_draw(self, n_created: int, stream: int = _STREAM_RANDOM):
         for attempt in range(self._max_collisions + 1):
-            seeds = self._rng(n_created, _STREAM_RANDOM, attempt).integers(2**31, size=len(self.hyperparameters.space))
+            seeds = self._rng(n_created, stream, attempt).integers(2**31, size=len(self.hyperparameters.space))
             values = self._walk(lambda i, hp: hp.random_sample(int(seeds[i])))
             if not self._duplicate(values):
                 return values
