@@ -194,3 +194,18 @@ def test_rerun_resumes_the_pruning_chain_after_its_last_finished_step(jets, tmp_
     p2 = again.set_index("candidate_id").loc["model_q8-3_p2"]
     assert p2["status"] == "COMPLETED" and p2["sparsity"] == pytest.approx(0.5, abs=0.03)
     assert p2["target_sparsity"] == pytest.approx(0.5)
+
+
+def test_rerun_with_other_data_or_settings_is_refused_before_training(jets, tmp_path):
+    (xt, yt), (xv, yv) = jets
+    m = trained_mlp(jets)
+    local = LocalSearch(hpo_trials=0, bits=[(8, 3)])
+    local_search(m, (xt, yt, xv, yv), directory=str(tmp_path), epochs=1, local=local, log=lambda *a: None)
+    with pytest.raises(kn.errors.ConfigError, match="training data .*a different hash"):
+        local_search(m, (xt[:-10], yt[:-10], xv, yv), directory=str(tmp_path), epochs=1, local=local,
+                     log=lambda *a: None)
+    with pytest.raises(kn.errors.ConfigError, match="epochs: 1 -> 2"):
+        local_search(m, (xt, yt, xv, yv), directory=str(tmp_path), epochs=2, local=local, log=lambda *a: None)
+    other = local_search(m, (xt, yt, xv, yv), directory=str(tmp_path), epochs=2, local=local, candidate_id="again",
+                         log=lambda *a: None)  # another candidate_id is another set of variants
+    assert set(other["candidate_id"]) == {"again_global", "again_q8-3"}

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import _pareto, _rundir, costs
 from .._deprecation import renamed
 from .._keras import keras
-from ..errors import failure_reason
+from ..errors import ConfigError, failure_reason
 from ..callbacks import Candidate, kernel_sparsity
 from ..results import write_csv_atomic
 from .._compile import compile_like, evaluate
@@ -276,6 +276,47 @@ def final_table(rows: list[dict], objectives, constraints=()) -> pd.DataFrame:
     return df
 
 
+#: what a local stage's finished variants were made from, next to them
+LOCAL_FINGERPRINT = "local_search.json"
+
+
+def _settings(obj):
+    """A JSON-safe, address-free description of settings objects (dataclasses, plain objects, containers)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _settings(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _settings(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_settings(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if hasattr(obj, "__dict__"):
+        return {"type": type(obj).__name__, **{k: _settings(v) for k, v in vars(obj).items() if not k.startswith("_")}}
+    return str(obj)
+
+
+def _check_resume(directory: str, candidate_id: str, new: dict) -> None:
+    """Refuse to resume finished variants made from another model, other data or other settings; then
+    record what this run is made from (``<directory>/<candidate_id>.local_search.json``)."""
+    path = os.path.join(directory, f"{candidate_id}.{LOCAL_FINGERPRINT}")
+    new = json.loads(json.dumps(new, default=str))
+    finished = [n for n in os.listdir(directory)
+                if n.startswith(f"{candidate_id}_") and load_row(directory, n) is not None]
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        old = None
+    if finished and old != new:
+        what = ("; ".join(_rundir.fingerprint_changes(old, new)) if old is not None
+                else "no record of what they were made from")
+        raise ConfigError(
+            f"{directory} holds {len(finished)} finished local-stage variants of {candidate_id!r} ({what}); resuming "
+            "would mix them with new ones. Rerun with the same model, data and settings, or give another "
+            "directory= (or candidate_id=).")
+    _rundir.atomic_write_text(path, json.dumps(new, indent=1, sort_keys=True))
+
+
 def local_search(model, data, *, local: LocalSearch | None = None, objectives=(("val_accuracy", "max"), ("bops", "min")),
                  directory: str = "local_runs", candidate_id: str = "model", epochs: int = 5, post_search=(),
                  post_search_on: str = "front", batch_size: int = 256, log=print, callbacks=None,
@@ -301,6 +342,13 @@ def local_search(model, data, *, local: LocalSearch | None = None, objectives=((
     data = data if isinstance(data, LocalData) else LocalData(*data, seed=local.seed, batch_size=batch_size)
     monitor, direction = next(((n, d) for n, d in objectives if n.startswith("val_")), ("val_loss", "min"))
     os.makedirs(directory, exist_ok=True)
+    _check_resume(directory, candidate_id, {
+        "model": _rundir.data_digest(*model.get_weights()) + ":" + _rundir.data_digest(np.frombuffer(
+            model.to_json().encode(), np.uint8)),
+        "training data": _rundir.data_digest(data.x, data.y),
+        "validation data": _rundir.data_digest(data.x_val, data.y_val),
+        "local": _settings(local), "epochs": epochs, "batch_size": batch_size,
+        "objectives": [list(o) for o in objectives]})
     rows = local.refine(model, data, candidate_id=candidate_id, lineage={"source": "model"}, directory=directory,
                         monitor=monitor, direction=direction, epochs=epochs, log=log,
                         extra_costs=[n for n, _ in objectives if costs.is_cost(n)])
