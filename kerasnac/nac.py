@@ -59,10 +59,11 @@ class KerasNAC(SearchResults):
             costs exactly before training, train the one with the largest predicted hypervolume
             gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
             sets its options, ``None``/``False`` is plain NSGA-II.
-        initial: how the first population is drawn: ``"random"`` (uniform draws), ``"stratified"``
-            (:class:`kerasnac.evolution.CostStratified`: 4 draws per slot, their exact costs computed
-            without training, the population spread evenly over the log of the first cost objective),
-            or a strategy object of :mod:`kerasnac.evolution.initial`.
+        initial: how the first population is drawn: ``"stratified"`` (default,
+            :class:`kerasnac.evolution.CostStratified`: 4 uniform draws per slot, their exact costs
+            computed without training, the population spread evenly over the log of the first cost
+            objective; ``4 * population_size`` model builds before the first trial), ``"random"``
+            (uniform draws, plain NSGA-II) or a strategy object of :mod:`kerasnac.evolution.initial`.
         fidelity: a :class:`kerasnac.SuccessiveHalving`: each trial trains in rungs of
             ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
             of its rung (multi-fidelity); ``None`` trains every trial for the full ``epochs``.
@@ -87,7 +88,7 @@ class KerasNAC(SearchResults):
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
                  local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
-                 gradient: dict | None = None, screening=True, initial="random", fidelity=None, verbose: int = 1,
+                 gradient: dict | None = None, screening=True, initial="stratified", fidelity=None, verbose: int = 1,
                  workers: int = 1, fit_callbacks=None, callbacks=None, callbacks_on=None):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
