@@ -138,6 +138,8 @@ def test_synthesis_without_yosys_records_skip(tmp_path, monkeypatch):
     x = np.random.default_rng(0).normal(size=(60, 16)).astype("float32")
     row = Synthesis().on_candidate(Candidate(m, "c0", {}, validation_data=(x, None), output_dir=str(tmp_path)))
     assert "yosys not on PATH" in row["syn_skipped"] and "syn_lut" not in row and "syn_error" not in row
+    # HLS4MLExport's columns (resource_source for lut/ff/dsp/bram/latency_cycles) are not touched
+    assert not {"resource_source", "lut", "ff", "dsp", "syn_source"} & set(row)
     assert row["rtl_agreement"] == 1.0 and row["rtl_n"] == 50 and "interpreter" in row["rtl_check"]
     assert row["da_lut"] > 0 and os.path.isfile(os.path.join(row["rtl_dir"], ".kerasnac"))
 
@@ -163,7 +165,7 @@ def test_synthesis_callback_yosys(tmp_path):
         Candidate(m, "c0", {}, validation_data=(x, None), output_dir=str(tmp_path)))
     assert "syn_error" not in row, row.get("syn_error")
     assert row["syn_lut"] > 0 and row["syn_ff"] > 0 and row["syn_carry"] > 0 and row["syn_dsp"] == 0
-    assert "not place and route" in row["resource_source"] and row["rtl_agreement"] == 1.0
+    assert "not place and route" in row["syn_source"] and "resource_source" not in row and row["rtl_agreement"] == 1.0
 
 
 @pytest.mark.slow

@@ -74,6 +74,9 @@ DA_LUT_PER_ADDER_BIT = 0.6
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
 #: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
 DA_ADDER_EXTRA_BITS = 2
+#: yosys synth_xilinx LUTs per unit of da4ml's own cost (``da_lut``, LUT-equivalents) of the same
+#: design: 1 / the median da_lut / syn_lut of the fit half of benchmarks/results/cost_fidelity_yosys.md
+DA_LUT_TO_SYN_LUT = 0.8
 IO_TYPES = ("io_parallel", "io_stream")
 
 
