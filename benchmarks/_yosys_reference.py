@@ -13,7 +13,8 @@ smallest-magnitude kernel weights set to zero):
   ``CONV_MAX_PARAMS`` parameters: a conv model's RTL unrolls every output position, so at 6x6 or
   with 16 filters no draw stayed under the limits below.
 
-Models with more than ``MAX_PARAMS`` parameters or a da4ml cost above ``MAX_DA_LUT`` are redrawn
+Models with more than ``MAX_PARAMS`` parameters or a da4ml cost above ``MAX_DA_LUT`` (conv:
+``CONV_MAX_PARAMS``, ``CONV_MAX_DA_LUT``) are redrawn
 (yosys time grows with the design: a 2k-LUT design took 8 s of CPU, a 23k-LUT one 190 s wall on the
 loaded 2-core machine here). Each model is traced with da4ml, written as pipelined Verilog
 (``kerasnac.hardware.write_rtl``) and synthesized with ``yosys synth_xilinx -flatten -noiopad
@@ -50,6 +51,9 @@ MAX_PARAMS = 600
 #: conv draws above this many parameters are redrawn before tracing: of 14 c-stream draws, those
 #: of 558-574 parameters cost 133k-177k da_lut (12 s traces), those of 74-194 parameters 1.5k-14k
 CONV_MAX_PARAMS = 300
+#: a conv design unrolls every output position: at MAX_DA_LUT 3 of 29 traced conv draws fitted
+#: (their yosys runs took 7 s each), so conv designs may be larger
+CONV_MAX_DA_LUT = 12000
 MAX_DA_LUT = 4000
 EST = ("lut", "ff", "dsp")
 #: columns of a cached row (what ``run`` writes); the CSV's other columns are recomputed estimates
@@ -195,10 +199,11 @@ def _one(draw_item, cache: str, seeds: dict, log) -> str:
     if sp.name in MAIN_NOT_BUILT and mid.startswith("m"):
         return "not_built"
     path = os.path.join(cache, f"{mid}.json")
+    limit = MAX_DA_LUT if mid.startswith("m") else CONV_MAX_DA_LUT
     if os.path.exists(path):
         with open(path) as f:
             row = json.load(f)
-        if not (row.get("status") == "skipped" and row.get("da_lut", math.inf) <= MAX_DA_LUT):
+        if not (row.get("status") == "skipped" and row.get("da_lut", math.inf) <= limit):
             return row.get("status")
         # skipped under a smaller limit: synthesize it now
     model = _build(sp, values, frac, wseed)
@@ -217,7 +222,7 @@ def _one(draw_item, cache: str, seeds: dict, log) -> str:
         t0 = time.perf_counter()
         tr = hardware.trace(model)
         row.update(da_lut=tr.cost, da_depth=tr.depth, da_seconds=round(time.perf_counter() - t0, 3))
-        if tr.cost > MAX_DA_LUT:
+        if tr.cost > limit:
             row["status"] = "skipped"
         else:
             prj = os.path.join(cache, "rtl_" + mid)

@@ -2,7 +2,9 @@
 
 The analytical estimates are recomputed on every report from the models (rebuilt from their seeded
 draws), so they always describe the current ``kerasnac/costs`` code; the synthesized counts and
-``da_lut`` come from the cache (they need da4ml and yosys).
+``da_lut`` come from the cache (they need da4ml and yosys). They are computed on the network that
+is synthesized: up to the logits (a final softmax is not in the traced design, see
+``kerasnac.hardware``).
 
 Half of the models (``split == "fit"``, chosen by a hash of the model id) are the ones any constant
 of the distributed-arithmetic estimate was fitted on; the summary is given for all models and for
@@ -17,8 +19,8 @@ import math
 import numpy as np
 import pandas as pd
 
-#: (estimate, synthesized count) pairs of the summary; ``da_lut_cal`` = da_lut x DA_LUT_TO_SYN_LUT
-PAIRS = (("est_lut", "syn_lut"), ("est_lut_da", "syn_lut"), ("da_lut", "syn_lut"), ("da_lut_cal", "syn_lut"),
+#: (estimate, synthesized count) pairs of the summary; ``da_syn_lut`` = da_lut x DA_LUT_TO_SYN_LUT
+PAIRS = (("est_lut", "syn_lut"), ("est_lut_da", "syn_lut"), ("da_lut", "syn_lut"), ("da_syn_lut", "syn_lut"),
          ("est_ff", "syn_ff"), ("est_ff_da", "syn_ff"), ("est_dsp", "syn_dsp"))
 SPACE_KIND = {"jets_mlp": "mlp", "jets_deepsets": "deepsets", "small_cnn": "conv"}
 
@@ -28,9 +30,44 @@ def split_of(model_id: str) -> str:
     return "fit" if int(hashlib.sha256(model_id.encode()).hexdigest(), 16) % 2 == 0 else "held_out"
 
 
+#: layer classes whose DA-table LUTs are adders (distributed-arithmetic products, batch norm) and
+#: those that are element-wise parts (see ``_fpga.DA_ELEMENTWISE_SCALE``)
+ADDER_CLASSES = ("Dense", "Conv", "BatchNormalization")
+ACTIVATION_CLASSES = ("Activation", "ReLU")
+REDUCTION_CLASSES = ("Pooling", "Add", "Subtract", "Average", "Maximum", "Minimum")
+
+
+def logits_model(model):
+    """``model`` without a final softmax (what the traced hardware computes)."""
+    from kerasnac._keras import keras
+    from kerasnac.costs._layers import activation_name
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax) or activation_name(getattr(last, "activation", None)) == "softmax":
+        return keras.Model(model.inputs, last.input)
+    return model
+
+
+def _parts(lat, da) -> dict:
+    """Per-model sums the DA constants are fitted on: ``adder_bits`` = sum of adders x input bits and
+    ``adders`` (from the DA table's adder rows and the current constants), ``act1``/``red1`` = the
+    element-wise LUTs at 1 LUT per bit (the Latency table's rows)."""
+    from kerasnac.costs import _fpga
+
+    def has(cls, names):
+        return any(n in cls for n in names)
+
+    rows = da[da["class"].map(lambda c: has(c, ADDER_CLASSES)) & (da["macs"] > 0)]
+    adders = rows["lut"] / (_fpga.DA_LUT_PER_ADDER_BIT * (rows["a_bits"] + _fpga.DA_ADDER_EXTRA_BITS))
+    return {"adder_bits": float((adders * rows["a_bits"]).sum()), "adders": float(adders.sum()),
+            "act1": float(lat[lat["class"].map(lambda c: has(c, ACTIVATION_CLASSES))]["lut"].sum()),
+            "red1": float(lat[lat["class"].map(lambda c: has(c, REDUCTION_CLASSES))]["lut"].sum())}
+
+
 def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Recompute the analytical estimates on the cached models: ``est_*`` (default Latency strategy)
-    and ``est_*_da`` (``strategy="distributed_arithmetic"``); add ``da_lut_cal``, ``split``, ``kind``."""
+    and ``est_*_da`` (``strategy="distributed_arithmetic"``); add ``da_syn_lut``, ``split``, ``kind``
+    and the parts ``fit_da_constants`` uses."""
     from kerasnac import costs
     from kerasnac.costs import _fpga
 
@@ -40,14 +77,15 @@ def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         return df
     rows = {}
     for mid, (_, values, sp, frac, wseed) in draw(list(df["model"]), seed).items():
-        model = _build(sp, values, frac, wseed)
-        lat = costs.evaluate(model, ["lut", "ff", "dsp", "bops"], input_bits=16)
-        da = costs.evaluate(model, ["lut", "ff"], input_bits=16, strategy="distributed_arithmetic")
-        rows[mid] = {"est_lut": lat["lut"], "est_ff": lat["ff"], "est_dsp": lat["dsp"], "est_bops": lat["bops"],
-                     "est_lut_da": da["lut"], "est_ff_da": da["ff"]}
+        model = logits_model(_build(sp, values, frac, wseed))
+        lat = costs.layer_table(model, input_bits=16)
+        da = costs.layer_table(model, input_bits=16, strategy="distributed_arithmetic")
+        rows[mid] = {"est_lut": lat["lut"].sum(), "est_ff": lat["ff"].sum(), "est_dsp": lat["dsp"].sum(),
+                     "est_bops": lat["bops"].sum(), "est_lut_da": da["lut"].sum(), "est_ff_da": da["ff"].sum(),
+                     **_parts(lat, da)}
     est = pd.DataFrame.from_dict(rows, orient="index")
     df = df.drop(columns=[c for c in est.columns if c in df.columns]).join(est, on="model")
-    df["da_lut_cal"] = df["da_lut"] * _fpga.DA_LUT_TO_SYN_LUT
+    df["da_syn_lut"] = df["da_lut"] * _fpga.DA_LUT_TO_SYN_LUT
     df["split"] = df["model"].map(split_of)
     df["kind"] = df["space"].map(SPACE_KIND)
     return df
@@ -78,7 +116,7 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def by_group(df: pd.DataFrame, col: str, estimates=("est_lut", "est_lut_da", "da_lut", "da_lut_cal")) -> pd.DataFrame:
+def by_group(df: pd.DataFrame, col: str, estimates=("est_lut", "est_lut_da", "da_lut", "da_syn_lut")) -> pd.DataFrame:
     parts = []
     for key, part in df.groupby(col, sort=True):
         s = summarize(part)
@@ -93,6 +131,44 @@ def fit_scale(df: pd.DataFrame, est: str, ref: str = "syn_lut") -> float:
     return float(1.0 / np.exp(np.median(np.log(d[est] / d[ref]))))
 
 
+def _median_scale(a, s, y) -> float:
+    """c with median((c*a + s) / y) = 1 (bisection; the median grows with c)."""
+    lo, hi = 0.0, 1.0
+    while np.median((hi * a + s) / y) < 1 and hi < 1e6:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.median((mid * a + s) / y) < 1 else (lo, mid)
+    return (lo + hi) / 2
+
+
+#: the grid of ``fit_da_constants``
+EXTRA_BITS_GRID = (0, 1, 2, 4)
+SCALE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def fit_da_constants(fit: pd.DataFrame) -> dict:
+    """The DA-estimate constants (``_fpga.DA_ADDER_EXTRA_BITS``, ``DA_ELEMENTWISE_SCALE``,
+    ``DA_LUT_PER_ADDER_BIT``) that best rank the synthesized LUTs of ``fit``: on a grid of the adder
+    width offset and the two element-wise factors, the one with the highest Spearman correlation (ties:
+    lowest median |log2 ratio|), with the LUT per adder bit set for a median ratio of 1."""
+    d = fit[fit["syn_lut"] > 0]
+    y = d["syn_lut"].to_numpy(float)
+    best = None
+    for extra in EXTRA_BITS_GRID:
+        a = (d["adder_bits"] + extra * d["adders"]).to_numpy(float)
+        for s_act in SCALE_GRID:
+            for s_red in SCALE_GRID:
+                s = (s_act * d["act1"] + s_red * d["red1"]).to_numpy(float)
+                c = _median_scale(a, s, y)
+                pred = c * a + s
+                key = (round(_spearman(pred, y), 4), -float(np.median(np.abs(np.log2(pred / y)))))
+                if best is None or key > best[0]:
+                    best = (key, {"DA_ADDER_EXTRA_BITS": extra, "DA_LUT_PER_ADDER_BIT": round(c, 3),
+                                  "activation": s_act, "reduction": s_red})
+    return dict(best[1], spearman_fit=best[0][0], median_abs_log2_fit=-best[0][1], n_fit=len(d))
+
+
 def md_table(df: pd.DataFrame) -> list[str]:
     cols = list(df.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -102,27 +178,37 @@ def md_table(df: pd.DataFrame) -> list[str]:
 
 
 def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "") -> list[str]:
+    from kerasnac.costs import _fpga
+
     counts = df.groupby("kind").size().to_dict()
     held = df[df["split"] == "held_out"]
     fit = df[df["split"] == "fit"]
+    refit = fit_da_constants(fit)
+    now = {"DA_ADDER_EXTRA_BITS": _fpga.DA_ADDER_EXTRA_BITS, "DA_LUT_PER_ADDER_BIT": _fpga.DA_LUT_PER_ADDER_BIT,
+           **_fpga.DA_ELEMENTWISE_SCALE}
     sec = df["syn_seconds"].astype(float)
     return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
-            f"Made by `{cmd}` in {elapsed:.0f} s{(' (load ' + load + ')') if load else ''}: {len(df)} models "
-            f"{counts}, {len(fit)} in the fit half, {len(held)} held out; cached results reused.", "",
+            f"Made by `{cmd}` in {elapsed:.0f} s{(' (load average ' + load + ')') if load else ''}: {len(df)} "
+            f"models {counts}, {len(fit)} in the fit half, {len(held)} held out; cached results reused.", "",
             doc.strip(), "",
             "**What each estimate is compared against.** Every synthesized count is yosys logic synthesis "
-            "(not place and route) of da4ml's distributed-arithmetic RTL. `est_*` = "
-            "`kerasnac.costs.evaluate(model, input_bits=16)`, the default `strategy=\"latency\"`: it describes "
-            "hls4ml's Latency-strategy firmware (LUT multipliers below 9-bit weights, DSPs above), a different "
-            "design, so its rows say how well it ranks the DA design, not whether it is right for Latency "
-            "firmware (for that see parts (a)/(b), `cost_fidelity.md`). `est_*_da` = the same with "
-            "`strategy=\"distributed_arithmetic\"` (what a search with that `cost_options` strategy uses), "
-            "`da_lut` = da4ml's own cost of the traced graph (LUT-equivalents), `da_lut_cal` = `da_lut` x "
-            "`DA_LUT_TO_SYN_LUT` (`kerasnac/costs/_fpga.py`, fitted on the fit half). Ratios are estimate / "
-            "synthesized over models with a synthesized count > 0 (`n_ref_zero`: no LUT or no DSP at all).", "",
+            "(not place and route) of da4ml's distributed-arithmetic RTL of the network up to its logits. "
+            "`est_*` = `kerasnac.costs.evaluate(model, input_bits=16)`, the default `strategy=\"latency\"`: it "
+            "describes hls4ml's Latency-strategy firmware (LUT multipliers below 9-bit weights, DSPs above), a "
+            "different design, so its rows say how well it ranks the DA design, not whether it is right for "
+            "Latency firmware (for that see parts (a)/(b), `cost_fidelity.md`). `est_*_da` = the same with "
+            "`strategy=\"distributed_arithmetic\"` (what a search with that `cost_options` strategy uses; no "
+            "da4ml needed). `da_lut` = da4ml's own cost of the traced graph (LUT-equivalents); `da_syn_lut` = "
+            f"`da_lut` x `DA_LUT_TO_SYN_LUT` = {_fpga.DA_LUT_TO_SYN_LUT} (`kerasnac/costs/_fpga.py`; the cost "
+            "`da_syn_lut`). Ratios are estimate / synthesized over models with a synthesized count > 0 "
+            "(`n_ref_zero`: no LUT or no DSP at all, e.g. every weight quantized to zero).", "",
             "## Summary, held-out half", "", *md_table(summarize(held)), "",
             "## Summary, all models", "", *md_table(summarize(df)), "",
-            "## LUT per space (all models)", "", *md_table(by_group(df, "kind")), "",
             "## LUT per space (held-out half)", "", *md_table(by_group(held, "kind")), "",
+            "## LUT per space (all models)", "", *md_table(by_group(df, "kind")), "",
+            "## Constants of the DA estimate", "",
+            f"In `kerasnac/costs/_fpga.py` now: {now}; `DA_LUT_TO_SYN_LUT` = {_fpga.DA_LUT_TO_SYN_LUT}.", "",
+            f"`fit_da_constants` on this run's fit half: {refit}; 1 / median(da_lut / syn_lut) on the fit half: "
+            f"{fit_scale(fit, 'da_lut'):.3f}. (Equal to the constants above when they were fitted on this set.)", "",
             f"yosys time per model (wall, shared 2-core machine): median {sec.median():.1f} s, max "
             f"{sec.max():.1f} s; da4ml trace: median {df['da_seconds'].astype(float).median():.2f} s.", ""]

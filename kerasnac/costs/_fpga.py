@@ -68,12 +68,18 @@ STRATEGIES = ("latency", "resource", "distributed_arithmetic")
 #: Canonical-signed-digit density: a b-bit constant has about b/3 non-zero digits (Reitwiesner 1960);
 #: each digit beyond the first of a column is one adder of the distributed-arithmetic graph
 CSD_DIGITS_PER_BIT = 1 / 3
-#: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx, fitted to
-#: benchmarks/results/cost_fidelity_yosys.md (median estimate/synthesized = 1 on its models)
+#: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx; this and the two below were
+#: fitted on the fit half of benchmarks/results/cost_fidelity_yosys.md (``fit_da_constants`` in
+#: benchmarks/_yosys_report.py: the element-wise factors on a grid for the best rank correlation,
+#: then this one for a median estimate / synthesized of 1)
 DA_LUT_PER_ADDER_BIT = 0.6
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
 #: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
 DA_ADDER_EXTRA_BITS = 2
+#: LUT of the element-wise parts of a distributed-arithmetic design relative to ``elementwise`` and
+#: ``reduction`` (1 LUT per bit per element/operation): a quantized ReLU of an adder output is a
+#: truncation and a few gates that synthesis merges into the adders' LUTs
+DA_ELEMENTWISE_SCALE = {"activation": 1.0, "reduction": 1.0}
 #: yosys synth_xilinx LUTs per unit of da4ml's own cost (``da_lut``, LUT-equivalents) of the same
 #: design: 1 / the median da_lut / syn_lut of the fit half of benchmarks/results/cost_fidelity_yosys.md
 DA_LUT_TO_SYN_LUT = 0.8
@@ -208,6 +214,11 @@ def softmax(n: int, bits: float, table_bits: int = 18) -> dict:
     return {"dsp": n * dsp_per_multiplier(table_bits, table_bits),
             "lut": int(math.ceil(n * (bits + table_bits) + max(n - 1, 0) * table_bits)),
             "ff": int(math.ceil(n * table_bits)), "bram": 0, "latency_cycles": 3 + log2_ceil(n)}
+
+
+def scale_lut(resources: dict, factor: float) -> dict:
+    """``resources`` with its LUT count multiplied by ``factor`` (rounded up)."""
+    return dict(resources, lut=int(math.ceil(resources["lut"] * factor)))
 
 
 def add(*parts: dict) -> dict:

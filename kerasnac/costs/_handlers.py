@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._keras import keras
 from . import _fpga
-from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, combine, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
+from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, batchnorm_adders, combine, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
 
 L = keras.layers
 
@@ -104,7 +104,7 @@ def _multiply(layer, ctx: LayerContext) -> dict:
 @register_layer_handler(L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum)
 def _add(layer, ctx: LayerContext) -> dict:
     """Element-wise sum/difference/mean/max/min of ``m`` tensors: ``m - 1`` adders per element."""
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, len(ctx.in_shapes), ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, len(ctx.in_shapes), ctx.a_bits), kind="reduction")
 
 
 @register_layer_handler(L.BatchNormalization)
@@ -112,12 +112,17 @@ def _batchnorm(layer, ctx: LayerContext) -> dict:
     """hls4ml folds a BatchNormalization into a directly preceding Dense/Conv1D/Conv2D (linear
     activation, sole consumer, quantizers compatible: ``FuseBatchNormalization``); then it is free.
     Otherwise each element is scaled and shifted: ``|output|`` multiplications, fan-in 1, scale width
-    from the QKeras gamma quantizer or ``FLOAT_BN_SCALE_BITS``. The bit width passes through."""
+    from the QKeras gamma quantizer or ``FLOAT_BN_SCALE_BITS``. The bit width passes through.
+    Distributed arithmetic: the adders of each channel's constant scale and shift
+    (:func:`batchnorm_adders`), over all positions."""
     if _bn_is_fused(layer, ctx):
         return ctx.passthrough()
     bits = quantizer_bits(getattr(layer, "gamma_quantizer_internal", None)) or FLOAT_BN_SCALE_BITS
     n = ctx.n_out
-    return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits)
+    if ctx.cfg.strategy != "distributed_arithmetic":
+        return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits)
+    return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits,
+                   positions=max(n // max(int(ctx.out_shape[-1]), 1), 1), da_adders=batchnorm_adders(layer))
 
 
 def _bn_is_fused(layer, ctx: LayerContext) -> bool:
@@ -145,7 +150,7 @@ def _activation_row(ctx: LayerContext, act, bits) -> dict:
     out = FLOAT_ACT_BITS if bits is None else bits
     if name == "softmax":
         return ctx.elementwise(_fpga.softmax(ctx.n_out, ctx.a_bits), out_bits=out)
-    return ctx.elementwise(_fpga.elementwise(ctx.n_out, out), out_bits=out)
+    return ctx.elementwise(_fpga.elementwise(ctx.n_out, out), out_bits=out, kind="activation")
 
 
 @register_layer_handler(L.Activation)
@@ -170,19 +175,19 @@ def _qactivation(layer, ctx: LayerContext) -> dict:
     q = getattr(layer, "quantizer", None)
     bits = quantizer_bits(q)
     if bits is not None:
-        return ctx.elementwise(_fpga.elementwise(ctx.n_out, bits), out_bits=bits)
+        return ctx.elementwise(_fpga.elementwise(ctx.n_out, bits), out_bits=bits, kind="activation")
     return _activation_row(ctx, getattr(layer, "activation", q), None)
 
 
 def _pool(layer, ctx: LayerContext) -> dict:
     """Max/average pooling: a comparator/adder tree over the ``prod(pool_size)`` window per output."""
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, _prod(layer.pool_size), ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, _prod(layer.pool_size), ctx.a_bits), kind="reduction")
 
 
 def _global_pool(layer, ctx: LayerContext) -> dict:
     """Global pooling: a comparator/adder tree over all input positions per channel."""
     k = _prod(spatial(ctx.in_shape, getattr(layer, "data_format", "channels_last")))
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, k, ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, k, ctx.a_bits), kind="reduction")
 
 
 def _passthrough(layer, ctx: LayerContext) -> dict:

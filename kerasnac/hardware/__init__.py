@@ -2,7 +2,9 @@
 
 * :func:`trace` — a QKeras model as a da4ml fixed-point adder graph (see ``_trace`` for the layers
   and the exact numerics); :func:`da_costs` — its cost (``da_lut``, LUT-equivalents) and adder depth
-  (``da_depth``, a latency proxy). Both are registered costs, usable as search objectives::
+  (``da_depth``, a latency proxy); ``da_syn_lut`` = ``DA_LUT_TO_SYN_LUT x da_lut``, the yosys LUT
+  count of that design as fitted in ``benchmarks/results/cost_fidelity_yosys.md`` (for LUT
+  budgets; it ranks like ``da_lut``). All are registered costs, usable as search objectives::
 
       KerasNAC(space, objectives=["val_accuracy", "da_lut"])
 
@@ -20,6 +22,7 @@ import weakref
 
 from .. import _rundir
 from ..costs import register_cost
+from ..costs._fpga import DA_LUT_TO_SYN_LUT
 from ._trace import DEFAULT_KIF, SUPPORTED, Traced, UnsupportedLayerError, quantize_inputs, trace
 
 __all__ = ["trace", "Traced", "da_costs", "COST_SOLVER_OPTIONS", "quantize_inputs", "UnsupportedLayerError", "SUPPORTED", "DEFAULT_KIF",
@@ -58,8 +61,15 @@ def _da_depth(model) -> float:
     return da_costs(model)["da_depth"]
 
 
+def _da_syn_lut(model) -> float:
+    return DA_LUT_TO_SYN_LUT * da_costs(model)["da_lut"]
+
+
 register_cost("da_lut", _da_lut, "min", "da4ml distributed-arithmetic cost in LUT-equivalents (adder graph of the "
               "quantized model, inputs ap_fixed<16,6>); needs da4ml", default=False)
+register_cost("da_syn_lut", _da_syn_lut, "min", "yosys synth_xilinx LUTs of the da4ml design, estimated as "
+              f"{DA_LUT_TO_SYN_LUT} x da_lut (fitted to yosys, benchmarks/results/cost_fidelity_yosys.md); needs da4ml",
+              default=False)
 register_cost("da_depth", _da_depth, "min", "da4ml adder depth of the quantized model (latency proxy, in adder "
               "delays); needs da4ml", default=False)
 
