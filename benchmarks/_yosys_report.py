@@ -68,8 +68,7 @@ def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Recompute the analytical estimates on the cached models: ``est_*`` (default Latency strategy)
     and ``est_*_da`` (``strategy="distributed_arithmetic"``); add ``da_syn_lut``, ``split``, ``kind``
     and the parts ``fit_da_constants`` uses."""
-    from kerasnac import costs
-    from kerasnac.costs import _fpga
+    from kerasnac import costs, hardware
 
     from _yosys_reference import _build, draw
 
@@ -85,7 +84,7 @@ def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                      **_parts(lat, da)}
     est = pd.DataFrame.from_dict(rows, orient="index")
     df = df.drop(columns=[c for c in est.columns if c in df.columns]).join(est, on="model")
-    df["da_syn_lut"] = df["da_lut"] * _fpga.DA_LUT_TO_SYN_LUT
+    df["da_syn_lut"] = df["da_lut"] * hardware.DA_LUT_TO_SYN_LUT
     df["split"] = df["model"].map(split_of)
     df["kind"] = df["space"].map(SPACE_KIND)
     return df
@@ -179,6 +178,7 @@ def md_table(df: pd.DataFrame) -> list[str]:
 
 def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "") -> list[str]:
     from kerasnac.costs import _fpga
+    from kerasnac.hardware import DA_LUT_TO_SYN_LUT
 
     counts = df.groupby("kind").size().to_dict()
     held = df[df["split"] == "held_out"]
@@ -199,7 +199,7 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
             "Latency firmware (for that see parts (a)/(b), `cost_fidelity.md`). `est_*_da` = the same with "
             "`strategy=\"distributed_arithmetic\"` (what a search with that `cost_options` strategy uses; no "
             "da4ml needed). `da_lut` = da4ml's own cost of the traced graph (LUT-equivalents); `da_syn_lut` = "
-            f"`da_lut` x `DA_LUT_TO_SYN_LUT` = {_fpga.DA_LUT_TO_SYN_LUT} (`kerasnac/costs/_fpga.py`; the cost "
+            f"`da_lut` x `DA_LUT_TO_SYN_LUT` = {DA_LUT_TO_SYN_LUT} (`kerasnac/hardware/__init__.py`; the cost "
             "`da_syn_lut`). Ratios are estimate / synthesized over models with a synthesized count > 0 "
             "(`n_ref_zero`: no LUT or no DSP at all, e.g. every weight quantized to zero).", "",
             "## Summary, held-out half", "", *md_table(summarize(held)), "",
@@ -207,7 +207,7 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
             "## LUT per space (held-out half)", "", *md_table(by_group(held, "kind")), "",
             "## LUT per space (all models)", "", *md_table(by_group(df, "kind")), "",
             "## Constants of the DA estimate", "",
-            f"In `kerasnac/costs/_fpga.py` now: {now}; `DA_LUT_TO_SYN_LUT` = {_fpga.DA_LUT_TO_SYN_LUT}.", "",
+            f"In `kerasnac/costs/_fpga.py` now: {now}; `DA_LUT_TO_SYN_LUT` = {DA_LUT_TO_SYN_LUT}.", "",
             f"`fit_da_constants` on this run's fit half: {refit}; 1 / median(da_lut / syn_lut) on the fit half: "
             f"{fit_scale(fit, 'da_lut'):.3f}. (Equal to the constants above when they were fitted on this set.)", "",
             f"yosys time per model (wall, shared 2-core machine): median {sec.median():.1f} s, max "

@@ -42,9 +42,10 @@ def test_committed_csv_rows_are_the_models_drawn_again():
 def test_a_model_in_the_seed_csv_is_not_synthesized_again(tmp_path, monkeypatch):
     from kerasnac import hardware
 
-    item = yref.draw_models(1)[0]
+    item = yref.draw(["m021_jets_mlp"])["m021_jets_mlp"]  # a draw within the size limits
     mid, values, sp, frac, wseed = item
     params = int(yref._build(sp, values, frac, wseed).count_params())
+    assert params <= yref.MAX_PARAMS
     row = {"model": mid, "space": sp.name, "params": params, "pruned_fraction": frac,
            "values": yref.values_key(values), "da_lut": 100.0, "syn_lut": 80, "syn_ff": 10, "syn_seconds": 1.0,
            "resource_source": "yosys", "status": "ok", "est_lut_da": 5.0}
@@ -86,3 +87,26 @@ def test_summary_ratios_and_rank_correlation():
     assert s.loc["est_lut", "spearman"] == pytest.approx(1.0)
     assert s.loc["da_lut", "spearman"] == pytest.approx(0.5)
     assert yrep.fit_scale(df, "est_lut") == pytest.approx(0.5)
+
+
+def test_estimates_are_of_the_logits_network():
+    from kerasnac._keras import keras, qkeras
+
+    inp = keras.Input((4,))
+    x = qkeras.QDense(3, kernel_quantizer="quantized_bits(4,0,alpha=1)", name="d")(inp)
+    m = keras.Model(inp, keras.layers.Activation("softmax", name="sm")(x))
+    cut = yrep.logits_model(m)
+    assert [layer.name for layer in cut.layers][-1] == "d" and yrep.logits_model(cut) is cut
+
+
+def test_fit_da_constants_recovers_known_constants():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"adders": rng.uniform(10, 300, 40), "act1": rng.uniform(50, 2000, 40),
+                       "red1": rng.uniform(0, 800, 40)})
+    df["adder_bits"] = df["adders"] * rng.choice([4, 8, 16], 40)
+    df["syn_lut"] = 0.7 * (df["adder_bits"] + 1 * df["adders"]) + 0.2 * df["act1"]
+    got = yrep.fit_da_constants(df)
+    assert got["DA_ADDER_EXTRA_BITS"] == 1 and got["activation"] == 0.2 and got["reduction"] == 0.0
+    assert got["DA_LUT_PER_ADDER_BIT"] == pytest.approx(0.7, abs=0.002) and got["spearman_fit"] == 1.0

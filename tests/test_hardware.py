@@ -122,6 +122,15 @@ def test_da_cost_is_registered_optional_and_usable(tmp_path, jets):
     assert len(done) == 2 and (done["da_lut"] > 0).all() and done["da_lut"].map(math.isfinite).all()
 
 
+def test_da_syn_lut_is_da_lut_at_the_fitted_scale():
+    from kerasnac.hardware import DA_LUT_TO_SYN_LUT
+
+    m = mlp((8,), 4)
+    ev = costs.evaluate(m, extra=["da_lut", "da_syn_lut"])
+    assert 0 < DA_LUT_TO_SYN_LUT < 1 and ev["da_syn_lut"] == pytest.approx(DA_LUT_TO_SYN_LUT * ev["da_lut"])
+    assert "da_syn_lut" not in costs.default_costs() and costs.cost_direction("da_syn_lut") == "min"
+
+
 def test_parse_stat_counts_cells():
     log = ("=== design hierarchy ===\n   Number of cells:                 9\n     CARRY4   2\n"
            "     LUT2                            4\n     LUT6   1\n     FDRE  5\n     DSP48E2 1\n\nEnd\n")

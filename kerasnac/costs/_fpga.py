@@ -80,9 +80,6 @@ DA_ADDER_EXTRA_BITS = 2
 #: ``reduction`` (1 LUT per bit per element/operation): a quantized ReLU of an adder output is a
 #: truncation and a few gates that synthesis merges into the adders' LUTs
 DA_ELEMENTWISE_SCALE = {"activation": 1.0, "reduction": 1.0}
-#: yosys synth_xilinx LUTs per unit of da4ml's own cost (``da_lut``, LUT-equivalents) of the same
-#: design: 1 / the median da_lut / syn_lut of the fit half of benchmarks/results/cost_fidelity_yosys.md
-DA_LUT_TO_SYN_LUT = 0.8
 IO_TYPES = ("io_parallel", "io_stream")
 
 

@@ -22,15 +22,17 @@ import weakref
 
 from .. import _rundir
 from ..costs import register_cost
-from ..costs._fpga import DA_LUT_TO_SYN_LUT
 from ._trace import DEFAULT_KIF, SUPPORTED, Traced, UnsupportedLayerError, quantize_inputs, trace
 
-__all__ = ["trace", "Traced", "da_costs", "COST_SOLVER_OPTIONS", "quantize_inputs", "UnsupportedLayerError", "SUPPORTED", "DEFAULT_KIF",
+__all__ = ["trace", "Traced", "da_costs", "COST_SOLVER_OPTIONS", "DA_LUT_TO_SYN_LUT", "quantize_inputs", "UnsupportedLayerError", "SUPPORTED", "DEFAULT_KIF",
            "write_rtl", "synthesize", "simulate", "SynthesisError", "YOSYS_SOURCE"]
 
 #: da4ml solver settings of the costs: without the search over all decompositions the trace of a
 #: 16-32-16-5 6-bit MLP took 0.58 s instead of 1.58 s here, at a 0.2% lower cost (16230 vs 16266)
 COST_SOLVER_OPTIONS = {"search_all_decompose_dc": False}
+#: yosys synth_xilinx LUTs per unit of da4ml's own cost (``da_lut``, LUT-equivalents) of the same
+#: design: 1 / the median da_lut / syn_lut of the fit half of benchmarks/results/cost_fidelity_yosys.md
+DA_LUT_TO_SYN_LUT = 0.8
 # one trace serves both costs of a model (evaluate() asks for da_lut and da_depth separately)
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
