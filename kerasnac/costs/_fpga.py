@@ -46,8 +46,13 @@ parallelization factor 1)::
 Element-wise layers (activations, Add, pooling) cost a few LUT per bit per element and one cycle.
 
 ``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
-counts adders from the canonical-signed-digit form of the quantized weights; its one constant was
-fitted to yosys synthesis of da4ml designs (``benchmarks/results/cost_fidelity_yosys.md``).
+counts adders from the canonical-signed-digit form of the quantized weights (and of an unfused batch
+norm's scale and shift), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_EXTRA_BITS)`` LUT each, and scales
+the element-wise LUTs by ``DA_ELEMENTWISE_SCALE``; these constants were fitted to yosys logic
+synthesis (not place and route) of da4ml designs, on the fit half of
+``benchmarks/results/cost_fidelity_yosys.md``, which reports the held-out half. It needs no da4ml;
+the ``da_lut``/``da_syn_lut`` costs of ``kerasnac.hardware`` trace the model with da4ml and rank the
+synthesized LUTs better.
 """
 
 from __future__ import annotations
@@ -171,7 +176,7 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
     """A constant-matrix-vector product as an adder graph (da4ml; hls4ml's ``distributed_arithmetic``
     strategy), unrolled over all ``positions``: each non-zero signed digit of a weight (its canonical
     signed-digit form) is a shifted copy of its input, and every copy but one per output is an adder
-    ``b_a + b_w`` bits wide. ``adders_per_position`` counts them from the actual weights (see
+    about ``b_a + DA_ADDER_EXTRA_BITS`` bits wide. ``adders_per_position`` counts them from the actual weights (see
     ``_layers``); without it, ``b_w/3`` digits per non-zero weight. No DSPs, no weight storage; inputs
     and outputs registered; depth = the adder tree over the digits of one output."""
     per_pos_out = max(int(math.ceil(n_out / max(positions, 1))), 1)
