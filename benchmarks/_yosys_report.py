@@ -58,8 +58,10 @@ def _parts(lat, da) -> dict:
         return any(n in cls for n in names)
 
     rows = da[da["class"].map(lambda c: has(c, ADDER_CLASSES)) & (da["macs"] > 0)]
-    adders = rows["lut"] / (_fpga.DA_LUT_PER_ADDER_BIT * (rows["a_bits"] + _fpga.DA_ADDER_EXTRA_BITS))
+    width = rows["a_bits"] + _fpga.DA_ADDER_WEIGHT_BITS * rows["w_bits"] + _fpga.DA_ADDER_EXTRA_BITS
+    adders = rows["lut"] / (_fpga.DA_LUT_PER_ADDER_BIT * width)
     return {"adder_bits": float((adders * rows["a_bits"]).sum()), "adders": float(adders.sum()),
+            "adder_wbits": float((adders * rows["w_bits"]).sum()),
             "act1": float(lat[lat["class"].map(lambda c: has(c, ACTIVATION_CLASSES))]["lut"].sum()),
             "red1": float(lat[lat["class"].map(lambda c: has(c, REDUCTION_CLASSES))]["lut"].sum())}
 
@@ -142,7 +144,8 @@ def _median_scale(a, s, y) -> float:
 
 
 #: the grid of ``fit_da_constants``
-EXTRA_BITS_GRID = (0, 1, 2, 4)
+EXTRA_BITS_GRID = (0, 1, 2, 3, 4, 6, 8, 12)
+WEIGHT_BITS_GRID = (0.0, 0.25, 0.5, 1.0)
 SCALE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
@@ -154,8 +157,8 @@ def fit_da_constants(fit: pd.DataFrame) -> dict:
     d = fit[fit["syn_lut"] > 0]
     y = d["syn_lut"].to_numpy(float)
     best = None
-    for extra in EXTRA_BITS_GRID:
-        a = (d["adder_bits"] + extra * d["adders"]).to_numpy(float)
+    for extra, beta in ((e, b) for e in EXTRA_BITS_GRID for b in WEIGHT_BITS_GRID):
+        a = (d["adder_bits"] + beta * d["adder_wbits"] + extra * d["adders"]).to_numpy(float)
         for s_act in SCALE_GRID:
             for s_red in SCALE_GRID:
                 s = (s_act * d["act1"] + s_red * d["red1"]).to_numpy(float)
@@ -163,9 +166,17 @@ def fit_da_constants(fit: pd.DataFrame) -> dict:
                 pred = c * a + s
                 key = (round(_spearman(pred, y), 4), -float(np.median(np.abs(np.log2(pred / y)))))
                 if best is None or key > best[0]:
-                    best = (key, {"DA_ADDER_EXTRA_BITS": extra, "DA_LUT_PER_ADDER_BIT": round(c, 3),
+                    best = (key, {"DA_ADDER_EXTRA_BITS": extra, "DA_ADDER_WEIGHT_BITS": beta,
+                                  "DA_LUT_PER_ADDER_BIT": round(c, 3),
                                   "activation": s_act, "reduction": s_red})
     return dict(best[1], spearman_fit=best[0][0], median_abs_log2_fit=-best[0][1], n_fit=len(d))
+
+
+def predict_da(df: pd.DataFrame, k: dict) -> pd.Series:
+    """The DA estimate of the models in ``df`` with the constants ``k`` (as ``fit_da_constants``
+    returns them), from the parts ``add_estimates`` stored."""
+    a = df["adder_bits"] + k["DA_ADDER_WEIGHT_BITS"] * df["adder_wbits"] + k["DA_ADDER_EXTRA_BITS"] * df["adders"]
+    return k["DA_LUT_PER_ADDER_BIT"] * a + k["activation"] * df["act1"] + k["reduction"] * df["red1"]
 
 
 def md_table(df: pd.DataFrame) -> list[str]:
@@ -184,7 +195,11 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
     held = df[df["split"] == "held_out"]
     fit = df[df["split"] == "fit"]
     refit = fit_da_constants(fit)
-    now = {"DA_ADDER_EXTRA_BITS": _fpga.DA_ADDER_EXTRA_BITS, "DA_LUT_PER_ADDER_BIT": _fpga.DA_LUT_PER_ADDER_BIT,
+    check = held.assign(est_lut_da_refit=predict_da(held, refit))
+    check = summarize(check.rename(columns={"est_lut_da": "x", "est_lut_da_refit": "est_lut_da"}))
+    check = check[check["estimate"] == "est_lut_da"].iloc[0]
+    now = {"DA_ADDER_EXTRA_BITS": _fpga.DA_ADDER_EXTRA_BITS, "DA_ADDER_WEIGHT_BITS": _fpga.DA_ADDER_WEIGHT_BITS,
+           "DA_LUT_PER_ADDER_BIT": _fpga.DA_LUT_PER_ADDER_BIT,
            **_fpga.DA_ELEMENTWISE_SCALE}
     sec = df["syn_seconds"].astype(float)
     return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
@@ -209,6 +224,8 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
             "## Constants of the DA estimate", "",
             f"In `kerasnac/costs/_fpga.py` now: {now}; `DA_LUT_TO_SYN_LUT` = {DA_LUT_TO_SYN_LUT}.", "",
             f"`fit_da_constants` on this run's fit half: {refit}; 1 / median(da_lut / syn_lut) on the fit half: "
-            f"{fit_scale(fit, 'da_lut'):.3f}. (Equal to the constants above when they were fitted on this set.)", "",
+            f"{fit_scale(fit, 'da_lut'):.3f}. (Equal to the constants above when they were fitted on this set.) "
+            f"Those constants on the held-out half: median ratio {check['median_ratio']:.3f}, median abs log2 "
+            f"{check['median_abs_log2']:.3f}, Spearman {check['spearman']:.3f}.", "",
             f"yosys time per model (wall, shared 2-core machine): median {sec.median():.1f} s, max "
             f"{sec.max():.1f} s; da4ml trace: median {df['da_seconds'].astype(float).median():.2f} s.", ""]

@@ -106,7 +106,9 @@ def test_fit_da_constants_recovers_known_constants():
     df = pd.DataFrame({"adders": rng.uniform(10, 300, 40), "act1": rng.uniform(50, 2000, 40),
                        "red1": rng.uniform(0, 800, 40)})
     df["adder_bits"] = df["adders"] * rng.choice([4, 8, 16], 40)
-    df["syn_lut"] = 0.7 * (df["adder_bits"] + 1 * df["adders"]) + 0.2 * df["act1"]
+    df["adder_wbits"] = df["adders"] * rng.choice([3, 6, 12], 40)
+    df["syn_lut"] = 0.7 * (df["adder_bits"] + 0.5 * df["adder_wbits"] + 1 * df["adders"]) + 0.2 * df["act1"]
     got = yrep.fit_da_constants(df)
-    assert got["DA_ADDER_EXTRA_BITS"] == 1 and got["activation"] == 0.2 and got["reduction"] == 0.0
+    assert got["DA_ADDER_EXTRA_BITS"] == 1 and got["DA_ADDER_WEIGHT_BITS"] == 0.5
+    assert got["activation"] == 0.2 and got["reduction"] == 0.0
     assert got["DA_LUT_PER_ADDER_BIT"] == pytest.approx(0.7, abs=0.002) and got["spearman_fit"] == 1.0

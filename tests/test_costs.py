@@ -381,7 +381,7 @@ def test_batchnorm_under_distributed_arithmetic_counts_the_digits_of_its_scale()
           for s in (1.0, 0.75, 0.6)}
     assert da[1.0]["lut"] == 0  # x * 1: no adder
     assert batchnorm_adders(_bn_model(0.75).get_layer("bn")) == 4  # 0.75 = 1 - 1/4: one adder per channel
-    per_adder = _fpga.DA_LUT_PER_ADDER_BIT * (6 + _fpga.DA_ADDER_EXTRA_BITS)
+    per_adder = _fpga.DA_LUT_PER_ADDER_BIT * (6 + 16 * _fpga.DA_ADDER_WEIGHT_BITS + _fpga.DA_ADDER_EXTRA_BITS)
     assert da[0.75]["lut"] == pytest.approx(math.ceil(6 * 4 * per_adder), abs=1)  # 6 set elements x 4 channels
     assert da[0.6]["lut"] > da[0.75]["lut"]  # 0.6 has more signed digits on the 2**-10 grid
     shifted = layer_table(_bn_model(1.0, shift=0.5), strategy="distributed_arithmetic").set_index("layer").loc["bn"]

@@ -47,7 +47,8 @@ Element-wise layers (activations, Add, pooling) cost a few LUT per bit per eleme
 
 ``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
 counts adders from the canonical-signed-digit form of the quantized weights (and of an unfused batch
-norm's scale and shift), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_EXTRA_BITS)`` LUT each, and scales
+norm's scale and shift), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_WEIGHT_BITS * b_w +
+DA_ADDER_EXTRA_BITS)`` LUT each, and scales
 the element-wise LUTs by ``DA_ELEMENTWISE_SCALE``; these constants were fitted to yosys logic
 synthesis (not place and route) of da4ml designs, on the fit half of
 ``benchmarks/results/cost_fidelity_yosys.md``, which reports the held-out half. It needs no da4ml;
@@ -81,6 +82,9 @@ DA_LUT_PER_ADDER_BIT = 0.6
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
 #: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
 DA_ADDER_EXTRA_BITS = 2
+#: ... plus this fraction of the weight width (the shifts of a weight's digits spread the copies
+#: over up to b_w more bits)
+DA_ADDER_WEIGHT_BITS = 0.0
 #: LUT of the element-wise parts of a distributed-arithmetic design relative to ``elementwise`` and
 #: ``reduction`` (1 LUT per bit per element/operation): a quantized ReLU of an adder output is a
 #: truncation and a few gates that synthesis merges into the adders' LUTs
@@ -176,7 +180,7 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
     """A constant-matrix-vector product as an adder graph (da4ml; hls4ml's ``distributed_arithmetic``
     strategy), unrolled over all ``positions``: each non-zero signed digit of a weight (its canonical
     signed-digit form) is a shifted copy of its input, and every copy but one per output is an adder
-    about ``b_a + DA_ADDER_EXTRA_BITS`` bits wide. ``adders_per_position`` counts them from the actual weights (see
+    about ``b_a + DA_ADDER_WEIGHT_BITS * b_w + DA_ADDER_EXTRA_BITS`` bits wide. ``adders_per_position`` counts them from the actual weights (see
     ``_layers``); without it, ``b_w/3`` digits per non-zero weight. No DSPs, no weight storage; inputs
     and outputs registered; depth = the adder tree over the digits of one output."""
     per_pos_out = max(int(math.ceil(n_out / max(positions, 1))), 1)
@@ -187,7 +191,7 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
         digits = adders_per_position + per_pos_out
     adders = positions * adders_per_position
     acc = accumulator_bits(w_bits, a_bits, fan_in)
-    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * (a_bits + DA_ADDER_EXTRA_BITS)))
+    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * (a_bits + DA_ADDER_WEIGHT_BITS * w_bits + DA_ADDER_EXTRA_BITS)))
     ff = int(math.ceil(fan_in * positions * a_bits)) + n_out * acc
     depth = log2_ceil(max(digits / per_pos_out, 1.0))
     return {"dsp": 0, "lut": lut, "ff": ff, "bram": 0, "latency_cycles": depth + 1}
