@@ -69,7 +69,8 @@ def _da_syn_lut(model) -> float:
 
 register_cost("da_lut", _da_lut, "min", "da4ml distributed-arithmetic cost in LUT-equivalents (adder graph of the "
               "quantized model, inputs ap_fixed<16,6>); needs da4ml", default=False)
-register_cost("da_syn_lut", _da_syn_lut, "min", "yosys synth_xilinx LUTs of the da4ml design, estimated as "
+register_cost("da_syn_lut", _da_syn_lut, "min", "yosys synth_xilinx LUTs (logic synthesis, not place and route) "
+              "of the da4ml design, estimated as "
               f"{DA_LUT_TO_SYN_LUT} x da_lut (fitted to yosys, benchmarks/results/cost_fidelity_yosys.md); needs da4ml",
               default=False)
 register_cost("da_depth", _da_depth, "min", "da4ml adder depth of the quantized model (latency proxy, in adder "
