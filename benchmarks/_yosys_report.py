@@ -202,6 +202,7 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
            "DA_LUT_PER_ADDER_BIT": _fpga.DA_LUT_PER_ADDER_BIT,
            **_fpga.DA_ELEMENTWISE_SCALE}
     sec = df["syn_seconds"].astype(float)
+    reused = df["from_csv"].fillna(False).astype(bool) if "from_csv" in df else pd.Series(False, index=df.index)
     return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
             f"Made by `{cmd}` in {elapsed:.0f} s{(' (load average ' + load + ')') if load else ''}: {len(df)} "
             f"models {counts}, {len(fit)} in the fit half, {len(held)} held out; cached results reused.", "",
@@ -228,4 +229,7 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
             f"Those constants on the held-out half: median ratio {check['median_ratio']:.3f}, median abs log2 "
             f"{check['median_abs_log2']:.3f}, Spearman {check['spearman']:.3f}.", "",
             f"yosys time per model (wall, shared 2-core machine): median {sec.median():.1f} s, max "
-            f"{sec.max():.1f} s; da4ml trace: median {df['da_seconds'].astype(float).median():.2f} s.", ""]
+            f"{sec.max():.1f} s over all; {int((~reused).sum())} synthesized in the last session: median "
+            f"{sec[~reused].median():.1f} s, max {sec[~reused].max():.1f} s; {int(reused.sum())} taken from the "
+            f"committed CSV (synthesized in an earlier session): median {sec[reused].median():.1f} s. da4ml trace: "
+            f"median {df['da_seconds'].astype(float).median():.2f} s.", ""]
