@@ -193,7 +193,8 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
         digits = adders_per_position + per_pos_out
     adders = positions * adders_per_position
     acc = accumulator_bits(w_bits, a_bits, fan_in)
-    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * (a_bits + DA_ADDER_WEIGHT_BITS * w_bits + DA_ADDER_EXTRA_BITS)))
+    width = a_bits + DA_ADDER_WEIGHT_BITS * w_bits + DA_ADDER_EXTRA_BITS
+    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * width))
     ff = int(math.ceil(fan_in * positions * a_bits)) + n_out * acc
     depth = log2_ceil(max(digits / per_pos_out, 1.0))
     return {"dsp": 0, "lut": lut, "ff": ff, "bram": 0, "latency_cycles": depth + 1}
