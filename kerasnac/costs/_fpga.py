@@ -78,19 +78,19 @@ CSD_DIGITS_PER_BIT = 1 / 3
 #: fitted on the fit half of benchmarks/results/cost_fidelity_yosys.md (``fit_da_constants`` in
 #: benchmarks/_yosys_report.py: the element-wise factors on a grid for the best rank correlation,
 #: then this one for a median estimate / synthesized of 1)
-DA_LUT_PER_ADDER_BIT = 0.495
+DA_LUT_PER_ADDER_BIT = 0.604
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
-#: wires), so its width is about the input width plus some growth bits, not b_a + b_w (fitted: 8
+#: wires), so its width is about the input width plus some growth bits, not b_a + b_w (fitted: 4
 #: of the grid 0-12; 2 before the fit)
-DA_ADDER_EXTRA_BITS = 8
+DA_ADDER_EXTRA_BITS = 4
 #: ... plus this fraction of the weight width (the shifts of a weight's digits spread the copies
 #: over up to b_w more bits)
 DA_ADDER_WEIGHT_BITS = 0.0
 #: LUT of the element-wise parts of a distributed-arithmetic design relative to ``elementwise`` and
 #: ``reduction`` (1 LUT per bit per element/operation): a quantized ReLU of an adder output is a
-#: truncation and a few gates; both fitted to 0 on the grid 0-1 (best rank correlation on the fit
-#: half): next to the adders they do not show in these designs, which does not make them free
-DA_ELEMENTWISE_SCALE = {"activation": 0.0, "reduction": 0.0}
+#: truncation and a few gates; fitted on the grid 0-1 (best rank correlation on the fit half) to
+#: 0.05 and 0: next to the adders they hardly show in these designs, which does not make them free
+DA_ELEMENTWISE_SCALE = {"activation": 0.05, "reduction": 0.0}
 IO_TYPES = ("io_parallel", "io_stream")
 
 

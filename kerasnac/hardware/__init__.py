@@ -32,7 +32,7 @@ __all__ = ["trace", "Traced", "da_costs", "COST_SOLVER_OPTIONS", "DA_LUT_TO_SYN_
 COST_SOLVER_OPTIONS = {"search_all_decompose_dc": False}
 #: yosys synth_xilinx LUTs per unit of da4ml's own cost (``da_lut``, LUT-equivalents) of the same
 #: design: 1 / the median da_lut / syn_lut of the fit half of benchmarks/results/cost_fidelity_yosys.md
-DA_LUT_TO_SYN_LUT = 0.775
+DA_LUT_TO_SYN_LUT = 0.776
 # one trace serves both costs of a model (evaluate() asks for da_lut and da_depth separately)
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
