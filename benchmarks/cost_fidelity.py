@@ -23,6 +23,11 @@ Two references:
 
 (b) **Published synthesis results**, only numbers read in retrievable text (see PUBLISHED below).
 
+(c) With ``--yosys N [--yosys-conv M]``: N models of the shipped spaces (M of them conv) synthesized
+    here with yosys (logic synthesis, not place and route) as da4ml distributed-arithmetic RTL;
+    ``--yosys-report`` reports the cached models. See ``_yosys_reference.py`` and ``_yosys_report.py``;
+    output ``<out>_yosys.md`` / ``.csv``.
+
 For every (model, bits, reuse factor, strategy, source, resource) the script writes the reference value,
 kerasnac's estimate and their ratio, and per (source, resource) the Spearman rank correlation and the
 median |relative error| = median |kerasnac - ref| / ref. Outputs: ``benchmarks/results/cost_fidelity.md``
