@@ -400,3 +400,24 @@ def test_distributed_arithmetic_scales_only_the_element_wise_luts(monkeypatch):
     da = layer_table(m, strategy="distributed_arithmetic").set_index("layer")
     assert da.loc["a", "lut"] == math.ceil(0.5 * lat.loc["a", "lut"]) and da.loc["a", "ff"] == lat.loc["a", "ff"]
     assert layer_table(m).set_index("layer").loc["a", "lut"] == lat.loc["a", "lut"]  # Latency untouched
+
+
+def test_conv_under_distributed_arithmetic_skips_taps_on_padding():
+    from kerasnac.costs._handlers import valid_tap_fraction
+
+    assert valid_tap_fraction((4, 4), (4, 4), (3, 3), (1, 1), "same") == pytest.approx((10 / 12) ** 2)
+    assert valid_tap_fraction((2,), (2,), (3,), (1,), "same") == pytest.approx(4 / 6)
+    assert valid_tap_fraction((5, 5), (3, 3), (3, 3), (1, 1), "valid") == 1.0
+
+    def conv(padding):
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((4, 4, 1))
+        out = qkeras.QConv2D(4, 3, padding=padding, kernel_quantizer=qbits(6), name="c")(inp)
+        return keras.Model(inp, out)
+
+    same, valid = conv("same"), conv("valid")
+    da = lambda m: layer_table(m, strategy="distributed_arithmetic").set_index("layer").loc["c", "lut"]  # noqa: E731
+    lat = lambda m: layer_table(m).set_index("layer").loc["c", "lut"]  # noqa: E731
+    # 16 positions with 100 of 144 taps on inputs, against 4 positions with all 9
+    assert da(same) == pytest.approx(da(valid) * 16 / 4 * (10 / 12) ** 2, rel=0.05)
+    assert lat(same) == lat(valid)  # Latency: the kernel's multipliers are shared by the positions, as before

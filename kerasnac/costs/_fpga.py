@@ -78,7 +78,7 @@ CSD_DIGITS_PER_BIT = 1 / 3
 #: fitted on the fit half of benchmarks/results/cost_fidelity_yosys.md (``fit_da_constants`` in
 #: benchmarks/_yosys_report.py: the element-wise factors on a grid for the best rank correlation,
 #: then this one for a median estimate / synthesized of 1)
-DA_LUT_PER_ADDER_BIT = 0.604
+DA_LUT_PER_ADDER_BIT = 0.637
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
 #: wires), so its width is about the input width plus some growth bits, not b_a + b_w (fitted: 4
 #: of the grid 0-12; 2 before the fit)

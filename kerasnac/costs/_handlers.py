@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._keras import keras
 from . import _fpga
-from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, batchnorm_adders, combine, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
+from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, batchnorm_adders, combine, csd_adders, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
 
 L = keras.layers
 
@@ -29,9 +29,28 @@ def _conv(layer, ctx: LayerContext) -> dict:
     n_kernel = _prod(kshape)
     positions = _prod(spatial(ctx.out_shape, layer.data_format))
     in_positions = _prod(spatial(ctx.in_shape, layer.data_format))
+    da = None
+    if ctx.cfg.strategy == "distributed_arithmetic":
+        da = csd_adders(layer, layer.kernel)
+        if da is not None:  # taps on 'same' zero padding are constant zeros: no adders there
+            da *= valid_tap_fraction(spatial(ctx.in_shape, layer.data_format), spatial(ctx.out_shape, layer.data_format),
+                                     kshape[:-2], layer.strides, layer.padding)
     return ctx.mac(macs=positions * n_kernel, fan_in=_prod(kshape[:-1]), n_kernel=n_kernel,
                    positions=positions, in_positions=in_positions, w_bits=ctx.weight_bits(layer),
-                   kernels=[layer.kernel], activation=layer.activation)
+                   kernels=[layer.kernel], activation=layer.activation, da_adders=da)
+
+
+def valid_tap_fraction(in_sizes, out_sizes, kernel, strides, padding) -> float:
+    """Fraction of a conv's (output position, kernel tap) pairs that read an input, not padding
+    (TensorFlow's 'same' padding puts the extra zero on the high side); 1 for 'valid'."""
+    if str(padding).lower() != "same":
+        return 1.0
+    frac = 1.0
+    for n_in, n_out, k, s in zip(in_sizes, out_sizes, kernel, strides):
+        before = max((n_out - 1) * s + k - n_in, 0) // 2
+        valid = sum(1 for o in range(n_out) for t in range(k) if 0 <= o * s + t - before < n_in)
+        frac *= valid / max(n_out * k, 1)
+    return frac
 
 
 @register_layer_handler(getattr(L, "Conv1DTranspose", None), L.Conv2DTranspose, getattr(L, "Conv3DTranspose", None))
