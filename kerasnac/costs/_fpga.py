@@ -47,7 +47,7 @@ Element-wise layers (activations, Add, pooling) cost a few LUT per bit per eleme
 
 ``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
 counts adders from the canonical-signed-digit form of the quantized weights (and of an unfused batch
-norm's scale and shift), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_WEIGHT_BITS * b_w +
+norm's scale and shift; a conv's taps on 'same' padding add nothing), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_WEIGHT_BITS * b_w +
 DA_ADDER_EXTRA_BITS)`` LUT each, and scales
 the element-wise LUTs by ``DA_ELEMENTWISE_SCALE``; these constants were fitted to yosys logic
 synthesis (not place and route) of da4ml designs, on the fit half of
