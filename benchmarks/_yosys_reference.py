@@ -1,20 +1,32 @@
 """Part (c) of ``cost_fidelity.py``: a yosys reference for kerasnac's FPGA estimates and for ``da_lut``.
 
-Models are drawn at random from the shipped spaces (``jets_mlp``, ``jets_deepsets``, ``small_cnn`` at
-8x8x1), with every quantized width drawn from the space's choices below 32 (3-16 bits; float is
-left out), untrained (lecun_uniform weights through the QKeras quantizers), and every other one
-pruned (a random 50-90% of the smallest-magnitude kernel weights set to zero). Models with more than
-``MAX_PARAMS`` parameters or a da4ml cost above ``MAX_DA_LUT`` are redrawn, so each synthesis
-stays small. Each model is traced with da4ml,
-written as pipelined Verilog (``kerasnac.hardware.write_rtl``) and synthesized with
-``yosys synth_xilinx -flatten -noiopad -family xcup`` (logic synthesis, not place and route).
+Models come from two seeded streams of the shipped spaces, each untrained (lecun_uniform weights
+through the QKeras quantizers), with every quantized width drawn from the space's choices below 32
+(3-16 bits; float is left out), and every other model of a stream pruned (a random 50-90% of the
+smallest-magnitude kernel weights set to zero):
+
+* ``m###``: ``jets_mlp`` (16 inputs) and ``jets_deepsets`` (6 x 3 sets), widths <= 16, at most 2
+  layers per stack. (This stream also draws ``small_cnn`` at 6x6x1 every third model; none of
+  those fitted the size limits, so they are no longer built; the draws are kept so that the ids and
+  models of the stream stay what they were.)
+* ``c###``: ``small_cnn`` on 4x4x1 images with at most 8 filters/units and at most
+  ``CONV_MAX_PARAMS`` parameters: a conv model's RTL unrolls every output position, so at 6x6 or
+  with 16 filters no draw stayed under the limits below.
+
+Models with more than ``MAX_PARAMS`` parameters or a da4ml cost above ``MAX_DA_LUT`` (conv:
+``CONV_MAX_PARAMS``, ``CONV_MAX_DA_LUT``) are redrawn
+(yosys time grows with the design: a 2k-LUT design took 8 s of CPU, a 23k-LUT one 190 s wall on the
+loaded 2-core machine here). Each model is traced with da4ml, written as pipelined Verilog
+(``kerasnac.hardware.write_rtl``) and synthesized with ``yosys synth_xilinx -flatten -noiopad
+-family xcup`` (logic synthesis, not place and route).
 
 The design synthesized is da4ml's distributed-arithmetic implementation (adder graphs, no DSPs), not
-hls4ml's Latency-strategy firmware that the analytical estimates describe; the comparison says how
-well each estimate ranks and sizes that design.
+hls4ml's Latency-strategy firmware that the default analytical estimates describe.
 
 Every model's result is cached as ``<cache>/<model id>.json`` (written atomically after its
-synthesis), so a rerun continues where the last one stopped.
+synthesis), so a rerun continues where the last one stopped. A model that is not in the cache but
+is in the committed CSV (``seed_csv``) with status ok is taken from the CSV after checking that the
+draw is the same model (same hyperparameter values, parameter count and pruned fraction).
 """
 
 from __future__ import annotations
@@ -29,15 +41,25 @@ import numpy as np
 import pandas as pd
 
 SPACES = (("jets_mlp", None), ("jets_deepsets", (6, 3)), ("small_cnn", (6, 6, 1)))
+#: spaces of the m-stream that are drawn (to keep the stream's ids) but not built (see the docstring)
+MAIN_NOT_BUILT = ("small_cnn",)
+CONV_SPACE, CONV_SHAPE, CONV_MAX_WIDTH = "small_cnn", (4, 4, 1), 8
 #: the spaces' width choices are cut to at most this and their layer counts to at most 2, so that a
-#: model's synthesis takes seconds (drawing from the full spaces and rejecting large models spent
-#: most of the time building models that were then thrown away)
+#: model's synthesis takes about a minute
 MAX_WIDTH = 16
 MAX_PARAMS = 600
-#: models whose da4ml graph is larger are redrawn (yosys time grows with it: a 2k-LUT design took
-#: 8 s of CPU, a 23k-LUT one 190 s wall on the loaded 2-core machine here)
+#: conv draws above this many parameters are redrawn before tracing: of 14 c-stream draws, those
+#: of 558-574 parameters cost 133k-177k da_lut (12 s traces), those of 74-194 parameters 1.5k-14k
+CONV_MAX_PARAMS = 300
+#: a conv design unrolls every output position: at MAX_DA_LUT 3 of 29 traced conv draws fitted
+#: (their yosys runs took 7 s each), so conv designs may be larger
+CONV_MAX_DA_LUT = 12000
 MAX_DA_LUT = 4000
 EST = ("lut", "ff", "dsp")
+#: columns of a cached row (what ``run`` writes); the CSV's other columns are recomputed estimates
+ROW_KEYS = ("model", "space", "params", "pruned_fraction", "values", "est_lut", "est_ff", "est_dsp", "est_bops",
+            "da_lut", "da_depth", "da_seconds", "syn_lut", "syn_ff", "syn_carry", "syn_dsp", "syn_seconds",
+            "syn_source", "status", "error")
 
 
 def _sample_values(space, rng) -> dict:
@@ -69,8 +91,8 @@ def _prune(model, fraction: float) -> None:
         kernel.assign(np.where(np.abs(w) <= cut, 0.0, w).astype(w.dtype))
 
 
-def _small(name: str) -> dict:
-    """The shipped space ``name`` with widths <= MAX_WIDTH and at most 2 layers per stack; no baselines."""
+def _small(name: str, max_width: int = MAX_WIDTH) -> dict:
+    """The shipped space ``name`` with widths <= max_width and at most 2 layers per stack; no baselines."""
     from kerasnac.space import _yaml
 
     data, _ = _yaml.load(name)
@@ -79,18 +101,13 @@ def _small(name: str) -> dict:
         for spec in stage["blocks"].values():
             for key, val in list(spec.items()):
                 if key in ("units", "phi_units", "rho_units", "filters") and isinstance(val, list):
-                    spec[key] = [v for v in val if v <= MAX_WIDTH] or [min(val)]
+                    spec[key] = [v for v in val if v <= max_width] or [min(val)]
                 elif key.endswith("layers") and isinstance(val, dict):
                     spec[key] = {"min": val["min"], "max": min(val["max"], 2)}
     return data
 
 
-def draw_models(n: int, seed: int = 0):
-    """``n`` (model id, description, builder) triples, deterministic in ``seed``."""
-    from kerasnac.space import SearchSpace
-
-    spaces = [SearchSpace.from_dict(_small(name), source=name, input_shape=shape) for name, shape in SPACES]
-    rng = np.random.default_rng(seed)
+def _stream(n: int, rng, spaces, prefix: str):
     out = []
     while len(out) < n:
         i = len(out)
@@ -99,8 +116,36 @@ def draw_models(n: int, seed: int = 0):
         pruned = (i // len(spaces)) % 2 == 1
         frac = float(rng.uniform(0.5, 0.9)) if pruned else 0.0
         wseed = int(rng.integers(1 << 30))
-        out.append((f"m{i:03d}_{sp.name}", values, sp, frac, wseed))
+        out.append((f"{prefix}{i:03d}_{sp.name}", values, sp, frac, wseed))
     return out
+
+
+def draw_models(n: int, seed: int = 0):
+    """The first ``n`` (model id, values, space, pruned fraction, weight seed) of the m-stream."""
+    from kerasnac.space import SearchSpace
+
+    spaces = [SearchSpace.from_dict(_small(name), source=name, input_shape=shape) for name, shape in SPACES]
+    return _stream(n, np.random.default_rng(seed), spaces, "m")
+
+
+def draw_conv(n: int, seed: int = 0):
+    """The first ``n`` draws of the c-stream (``small_cnn`` at ``CONV_SHAPE``, its own generator)."""
+    from kerasnac.space import SearchSpace
+
+    sp = SearchSpace.from_dict(_small(CONV_SPACE, CONV_MAX_WIDTH), source=CONV_SPACE, input_shape=CONV_SHAPE)
+    return _stream(n, np.random.default_rng([seed, 1]), [sp], "c")
+
+
+def draw(model_ids, seed: int = 0) -> dict:
+    """``{id: draw}`` for the given ids of either stream."""
+    idx = {"m": [], "c": []}
+    for mid in model_ids:
+        idx[mid[0]].append(int(mid.split("_")[0][1:]))
+    out = {}
+    for prefix, fn in (("m", draw_models), ("c", draw_conv)):
+        if idx[prefix]:
+            out.update({d[0]: d for d in fn(max(idx[prefix]) + 1, seed)})
+    return {m: out[m] for m in model_ids}
 
 
 def _build(sp, values, frac, wseed):
@@ -113,158 +158,128 @@ def _build(sp, values, frac, wseed):
     return model
 
 
-def run(n: int, cache: str, seed: int = 0, log=print, worker: int = 0, workers: int = 1) -> pd.DataFrame:
-    """Synthesize ``n`` models (continuing from ``cache``); returns one row per model.
+def values_key(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
 
-    ``worker``/``workers``: this process synthesizes only the models whose index modulo ``workers``
-    is ``worker`` (several processes can share one cache); the returned table is what the cache holds."""
+
+def read_seed_csv(path) -> dict:
+    """``{model id: row}`` of the status-ok rows of an earlier run's CSV (empty if there is none)."""
+    if not path or not os.path.exists(path):
+        return {}
+    df = pd.read_csv(path)
+    df = df[df["status"] == "ok"]
+    out = {}
+    if "resource_source" in df and "syn_source" not in df:  # the column's name before syn_source
+        df = df.rename(columns={"resource_source": "syn_source"})
+    for rec in df.to_dict("records"):
+        row = {k: rec[k] for k in ROW_KEYS if k in rec and not (isinstance(rec[k], float) and math.isnan(rec[k]))}
+        out[rec["model"]] = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return out
+
+
+def same_model(row: dict, values: dict, params: int, frac: float) -> bool:
+    """Is ``row`` (from a CSV) the result of this draw?"""
+    return (row.get("values") == values_key(values) and int(row.get("params", -1)) == params
+            and math.isclose(float(row.get("pruned_fraction", -1.0)), frac, rel_tol=1e-9, abs_tol=1e-12))
+
+
+def _write(path: str, row: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(row, f)
+    os.replace(tmp, path)
+
+
+def _one(draw_item, cache: str, seeds: dict, log) -> str:
+    """Make sure one drawn model is in the cache; returns its status (``ok``, ``skipped``, ``failed``,
+    ``not_built``)."""
     from kerasnac import costs, hardware
 
-    os.makedirs(cache, exist_ok=True)
-    rows, skipped, drawn = [], 0, 0
-    pool = iter(draw_models(20 * n, seed))
-    target = -(-n // workers)
-    while len(rows) < target:
-        mid, values, sp, frac, wseed = next(pool)
-        drawn += 1
-        path = os.path.join(cache, f"{mid}.json")
-        if int(mid.split("_")[0][1:]) % workers != worker:
-            continue
-        row = None
-        if os.path.exists(path):
-            with open(path) as f:
-                row = json.load(f)
-            if row.get("status") == "skipped" and row.get("da_lut", math.inf) <= MAX_DA_LUT:
-                row = None  # skipped under a smaller limit: synthesize it now
-        if row is not None:
-            if row.get("status") == "ok":
-                rows.append(row)
-            skipped += row.get("status") == "skipped"
-            continue
-        model = _build(sp, values, frac, wseed)
-        if model.count_params() > MAX_PARAMS:
-            skipped += 1
-            continue  # cheap to redraw: not cached
-        row = {"model": mid, "space": sp.name, "params": int(model.count_params()), "pruned_fraction": frac,
-               "values": json.dumps(values, sort_keys=True, default=str)}
-        try:
-            est = costs.evaluate(model, list(EST) + ["bops"], input_bits=16)
-            row.update({f"est_{k}": v for k, v in est.items()})
-            t0 = time.perf_counter()
-            tr = hardware.trace(model)
-            row.update(da_lut=tr.cost, da_depth=tr.depth, da_seconds=round(time.perf_counter() - t0, 3))
-            if tr.cost > MAX_DA_LUT:
-                raise _TooLarge()
+    mid, values, sp, frac, wseed = draw_item
+    if sp.name in MAIN_NOT_BUILT and mid.startswith("m"):
+        return "not_built"
+    path = os.path.join(cache, f"{mid}.json")
+    limit = MAX_DA_LUT if mid.startswith("m") else CONV_MAX_DA_LUT
+    if os.path.exists(path):
+        with open(path) as f:
+            row = json.load(f)
+        if not (row.get("status") == "skipped" and row.get("da_lut", math.inf) <= limit):
+            return row.get("status")
+        # skipped under a smaller limit: synthesize it now
+    model = _build(sp, values, frac, wseed)
+    if model.count_params() > (MAX_PARAMS if mid.startswith("m") else CONV_MAX_PARAMS):
+        return "skipped"  # cheap to redraw: not cached
+    if mid in seeds:
+        if same_model(seeds[mid], values, int(model.count_params()), frac):
+            _write(path, dict(seeds[mid], from_csv=True))
+            return "ok"
+        log(f"{mid}: the seed CSV's row is another model than this draw; synthesizing it again")
+    row = {"model": mid, "space": sp.name, "params": int(model.count_params()), "pruned_fraction": frac,
+           "values": values_key(values)}
+    try:
+        est = costs.evaluate(model, list(EST) + ["bops"], input_bits=16)
+        row.update({f"est_{k}": v for k, v in est.items()})
+        t0 = time.perf_counter()
+        tr = hardware.trace(model)
+        row.update(da_lut=tr.cost, da_depth=tr.depth, da_seconds=round(time.perf_counter() - t0, 3))
+        if tr.cost > limit:
+            row["status"] = "skipped"
+        else:
             prj = os.path.join(cache, "rtl_" + mid)
             hardware.write_rtl(tr, prj)
             row.update(hardware.synthesize(prj))
             shutil.rmtree(prj)  # made by write_rtl (marked); only the numbers are kept
             row["status"] = "ok"
-        except _TooLarge:
-            row["status"] = "skipped"
-            skipped += 1
-        except Exception as exc:  # noqa: BLE001 - a failing model is recorded, the others go on
-            row.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(row, f)
-        os.replace(tmp, path)
-        if row["status"] == "skipped":
-            continue
+    except Exception as exc:  # noqa: BLE001 - a failing model is recorded, the others go on
+        row.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    _write(path, row)
+    if row["status"] != "skipped":
         log(f"{mid}: {row.get('status')} params={row['params']} da_lut={row.get('da_lut')} "
             f"syn_lut={row.get('syn_lut')} syn_ff={row.get('syn_ff')} est_lut={row.get('est_lut')} "
-            f"yosys {row.get('syn_seconds')} s")
-        if row["status"] == "ok":
-            rows.append(row)
+            f"yosys {row.get('syn_seconds')} s {row.get('error', '')}")
+    return row["status"]
+
+
+def run(n: int, cache: str, seed: int = 0, log=print, n_conv: int = 0, seed_csv=None,
+        worker: int = 0, workers: int = 1) -> list[dict]:
+    """Bring the cache to ``n - n_conv`` m-stream and ``n_conv`` c-stream models with status ok
+    (continuing from ``cache`` and ``seed_csv``); returns the rows of the whole cache.
+
+    The two streams advance in turn (the one furthest from its target first), so a run stopped early
+    still has both kinds. ``worker``/``workers``: this process takes only every ``workers``-th draw of
+    each stream (several processes can share one cache)."""
+    os.makedirs(cache, exist_ok=True)
+    seeds = read_seed_csv(seed_csv)
+    targets = {"m": -(-(n - n_conv) // workers), "c": -(-n_conv // workers)}
+    pools = {"m": iter(draw_models(20 * max(n - n_conv, 1), seed)), "c": iter(draw_conv(20 * max(n_conv, 1), seed))}
+    done = {"m": 0, "c": 0}
+    counts: dict = {}
+    while True:
+        open_ = [k for k in ("m", "c") if done[k] < targets[k] and pools[k] is not None]
+        if not open_:
+            break
+        k = min(open_, key=lambda s: done[s] / targets[s])
+        item = next(pools[k], None)
+        if item is None:
+            log(f"stream {k}: draws exhausted at {done[k]} models")
+            pools[k] = None
+            continue
+        if int(item[0].split("_")[0][1:]) % workers != worker:
+            continue
+        status = _one(item, cache, seeds, log)
+        counts[status] = counts.get(status, 0) + 1
+        done[k] += status == "ok"
     rows = load_cache(cache)
-    log(f"{len(rows)} models synthesized in the cache ({drawn} drawn by this worker, {skipped} over {MAX_PARAMS} parameters or "
-        f"{MAX_DA_LUT} da_lut skipped)")
+    log(f"{len(rows)} models synthesized in the cache; this run's draws by status: {counts}")
     return rows
 
 
 def load_cache(cache: str) -> list[dict]:
     rows = []
-    for name in sorted(os.listdir(cache)):
+    for name in sorted(os.listdir(cache)) if os.path.isdir(cache) else []:
         if name.endswith(".json"):
             with open(os.path.join(cache, name)) as f:
                 row = json.load(f)
             if row.get("status") == "ok":
                 rows.append(row)
     return rows
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _spearman(a, b) -> float:
-    a, b = pd.Series(a).rank(), pd.Series(b).rank()
-    return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 else math.nan
-
-
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (estimate, synthesized count): median and 10-90% spread of estimate / synthesized, median
-    |log2 ratio| and the Spearman rank correlation."""
-    pairs = [("est_lut", "syn_lut"), ("est_ff", "syn_ff"), ("est_dsp", "syn_dsp"), ("da_lut", "syn_lut"),
-             ("est_lut_da", "syn_lut"), ("est_ff_da", "syn_ff")]
-    out = []
-    for est, ref in pairs:
-        if est not in df or ref not in df:
-            continue
-        d = df[[est, ref]].astype(float)
-        ok = d[(d[ref] > 0) & (d[est] > 0)]
-        r = ok[est] / ok[ref]
-        out.append({"estimate": est, "synthesized": ref, "n": int(len(ok)), "n_ref_zero": int((d[ref] <= 0).sum()),
-                    "median_ratio": float(r.median()) if len(r) else math.nan,
-                    "p10_ratio": float(r.quantile(0.1)) if len(r) else math.nan,
-                    "p90_ratio": float(r.quantile(0.9)) if len(r) else math.nan,
-                    "median_abs_log2": float(np.abs(np.log2(r)).median()) if len(r) else math.nan,
-                    "spearman": _spearman(ok[est], ok[ref])})
-    return pd.DataFrame(out)
-
-
-def add_refit(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Add ``est_lut_da``/``est_ff_da``: the analytical estimate with ``strategy="distributed_arithmetic"``
-    (``kerasnac/costs/_fpga.py``), on the same models (rebuilt from their values and seeds)."""
-    from kerasnac import costs
-
-    if df.empty:
-        return df
-    want = set(df["model"])
-    n = max(int(m.split("_")[0][1:]) for m in want) + 1
-    est = {}
-    for mid, values, sp, frac, wseed in draw_models(n, seed):
-        if mid in want:
-            ev = costs.evaluate(_build(sp, values, frac, wseed), ["lut", "ff"], input_bits=16,
-                                strategy="distributed_arithmetic")
-            est[mid] = (ev["lut"], ev["ff"])
-    df = df.copy()
-    df["est_lut_da"] = df["model"].map(lambda m: est[m][0])
-    df["est_ff_da"] = df["model"].map(lambda m: est[m][1])
-    return df
-
-
-def report(df: pd.DataFrame, summary: pd.DataFrame, cmd: str, elapsed: float) -> list[str]:
-    cols = list(summary.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for rec in summary.to_dict("records"):
-        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in rec.values()) + " |")
-    per_space = df.groupby("space").size().to_dict()
-    by_space = []
-    for space, part in df.groupby("space"):
-        for rec in summarize(part).to_dict("records"):
-            if rec["estimate"] in ("est_lut", "est_lut_da", "da_lut"):
-                by_space.append(f"| {space} | {rec['estimate']} | {rec['n']} | {rec['median_ratio']:.3g} | "
-                                f"{rec['median_abs_log2']:.3g} | {rec['spearman']:.3g} |")
-    return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
-            f"Made by `{cmd}` in {elapsed:.0f} s ({len(df)} models: {per_space}; cached results reused).", "",
-            __doc__.strip(), "",
-            "Estimates: `est_*` = `kerasnac.costs.evaluate(model, input_bits=16)` (the default, hls4ml Latency "
-            "strategy); `est_*_da` = the same with `strategy=\"distributed_arithmetic\"`; `da_lut` = da4ml's cost "
-            "of the traced graph. Ratios are estimate / synthesized over models with a synthesized count > 0 "
-            "(`n_ref_zero`: models whose weights all quantized to zero, or no DSP at all).", "",
-            "## Summary", "", *lines, "", "## LUT per space", "",
-            "| space | estimate | n | median ratio | median abs log2 | Spearman |", "|---|---|---|---|---|---|",
-            *by_space, "",
-            f"yosys time per model (wall, shared 2-core machine): median {df['syn_seconds'].median():.1f} s, "
-            f"max {df['syn_seconds'].max():.1f} s; da4ml trace: median {df['da_seconds'].median():.2f} s.", ""]

@@ -23,6 +23,11 @@ Two references:
 
 (b) **Published synthesis results**, only numbers read in retrievable text (see PUBLISHED below).
 
+(c) With ``--yosys N [--yosys-conv M]``: N models of the shipped spaces (M of them conv) synthesized
+    here with yosys (logic synthesis, not place and route) as da4ml distributed-arithmetic RTL;
+    ``--yosys-report`` reports the cached models. See ``_yosys_reference.py`` and ``_yosys_report.py``;
+    output ``<out>_yosys.md`` / ``.csv``.
+
 For every (model, bits, reuse factor, strategy, source, resource) the script writes the reference value,
 kerasnac's estimate and their ratio, and per (source, resource) the Spearman rank correlation and the
 median |relative error| = median |kerasnac - ref| / ref. Outputs: ``benchmarks/results/cost_fidelity.md``
@@ -355,6 +360,11 @@ def main(argv=None):
     ap.add_argument("--yosys-only", action="store_true", help="run part (c) only")
     ap.add_argument("--yosys-report", action="store_true",
                     help="part (c) from the cached models only (no new synthesis)")
+    ap.add_argument("--yosys-conv", type=int, default=0, metavar="M",
+                    help="of the N models of part (c), M are conv models (small_cnn on 4x4x1)")
+    ap.add_argument("--yosys-seed-csv", default=None,
+                    help="CSV of an earlier part (c) run whose ok models are reused after checking the draw "
+                         "(default: <out>_yosys.csv; 'none' to synthesize everything again)")
     ap.add_argument("--yosys-worker", default="0/1", help="i/n: this process synthesizes every n-th model "
                     "(run n processes on one cache; the report covers the whole cache)")
     args = ap.parse_args(argv)
@@ -455,23 +465,28 @@ def yosys_part(args, argv) -> None:
     """Part (c): see ``benchmarks/_yosys_reference.py``. Writes ``<out>_yosys.md`` and ``.csv``."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _yosys_reference as yref
+    import _yosys_report as yrep
 
     t0 = time.perf_counter()
     worker, workers = (int(v) for v in args.yosys_worker.split("/"))
+    out = Path(args.out + "_yosys")
+    seed_csv = args.yosys_seed_csv or str(out.with_suffix(".csv"))
+    if seed_csv == "none":
+        seed_csv = None
     if args.yosys_report:
         df = pd.DataFrame(yref.load_cache(args.yosys_cache))
     else:
         df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
-                                   worker=worker, workers=workers))
-    df = yref.add_refit(df)
-    summary = yref.summarize(df)
+                                   n_conv=args.yosys_conv, seed_csv=seed_csv, worker=worker, workers=workers))
+    df = yrep.add_estimates(df)
     elapsed = time.perf_counter() - t0
-    print(summary.to_string(index=False))
-    out = Path(args.out + "_yosys")
+    print(yrep.summarize(df[df["split"] == "held_out"]).to_string(index=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out.with_suffix(".csv"), index=False)
     cmd = "python benchmarks/cost_fidelity.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    out.with_suffix(".md").write_text("\n".join(yref.report(df, summary, cmd.strip(), elapsed)))
+    load = os.getloadavg()
+    out.with_suffix(".md").write_text("\n".join(yrep.report(df, cmd.strip(), elapsed, yref.__doc__,
+                                                            load=" ".join(f"{v:.2f}" for v in load))))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
 
 

@@ -356,3 +356,68 @@ def test_distributed_arithmetic_estimate_has_no_dsp_and_grows_with_bits_and_widt
     small = da(m(8, 4))
     assert small["dsp"] == 0 and evaluate(m(8, 12), ["dsp"])["dsp"] > 0 == da(m(8, 12))["dsp"]
     assert 0 < small["lut"] < da(m(16, 4))["lut"] and small["lut"] < da(m(8, 8))["lut"]
+
+
+def _bn_model(scale: float, shift: float = 0.0):
+    from kerasnac._keras import keras, qkeras
+
+    inp = keras.Input((6, 3))
+    x = qkeras.QDense(4, kernel_quantizer="quantized_bits(6,0,alpha=1)", name="d")(inp)
+    x = qkeras.QActivation("quantized_relu(6,0)", name="a")(x)
+    bn = L.BatchNormalization(name="bn")
+    m = keras.Model(inp, bn(x))
+    # scale = gamma / sqrt(var + eps): set var so that the scale is exact, and beta for the shift
+    bn.moving_variance.assign(np.full(4, 1.0 / scale ** 2 - bn.epsilon, np.float32))
+    bn.beta.assign(np.full(4, shift, np.float32))
+    return m
+
+
+def test_batchnorm_under_distributed_arithmetic_counts_the_digits_of_its_scale():
+    from kerasnac.costs import _fpga
+    from kerasnac.costs._layers import batchnorm_adders, naf_digits
+
+    assert list(naf_digits([0, 1, 3, 7, 1023, -5])) == [0, 1, 2, 2, 2, 2]  # 7 = 8 - 1, 1023 = 1024 - 1
+    da = {s: layer_table(_bn_model(s), strategy="distributed_arithmetic").set_index("layer").loc["bn"]
+          for s in (1.0, 0.75, 0.6)}
+    assert da[1.0]["lut"] == 0  # x * 1: no adder
+    assert batchnorm_adders(_bn_model(0.75).get_layer("bn")) == 4  # 0.75 = 1 - 1/4: one adder per channel
+    per_adder = _fpga.DA_LUT_PER_ADDER_BIT * (6 + 16 * _fpga.DA_ADDER_WEIGHT_BITS + _fpga.DA_ADDER_EXTRA_BITS)
+    assert da[0.75]["lut"] == pytest.approx(math.ceil(6 * 4 * per_adder), abs=1)  # 6 set elements x 4 channels
+    assert da[0.6]["lut"] > da[0.75]["lut"]  # 0.6 has more signed digits on the 2**-10 grid
+    shifted = layer_table(_bn_model(1.0, shift=0.5), strategy="distributed_arithmetic").set_index("layer").loc["bn"]
+    assert shifted["lut"] > 0
+    # the Latency estimate does not depend on the values (16-bit multiplications by the scale)
+    lat = [layer_table(_bn_model(s)).set_index("layer").loc["bn", "lut"] for s in (1.0, 0.6)]
+    assert lat[0] == lat[1] > 0
+
+
+def test_distributed_arithmetic_scales_only_the_element_wise_luts(monkeypatch):
+    from kerasnac.costs import _fpga
+
+    m = _bn_model(1.0)
+    lat = layer_table(m).set_index("layer")
+    monkeypatch.setattr(_fpga, "DA_ELEMENTWISE_SCALE", {"activation": 0.5, "reduction": 0.0})
+    da = layer_table(m, strategy="distributed_arithmetic").set_index("layer")
+    assert da.loc["a", "lut"] == math.ceil(0.5 * lat.loc["a", "lut"]) and da.loc["a", "ff"] == lat.loc["a", "ff"]
+    assert layer_table(m).set_index("layer").loc["a", "lut"] == lat.loc["a", "lut"]  # Latency untouched
+
+
+def test_conv_under_distributed_arithmetic_skips_taps_on_padding():
+    from kerasnac.costs._handlers import valid_tap_fraction
+
+    assert valid_tap_fraction((4, 4), (4, 4), (3, 3), (1, 1), "same") == pytest.approx((10 / 12) ** 2)
+    assert valid_tap_fraction((2,), (2,), (3,), (1,), "same") == pytest.approx(4 / 6)
+    assert valid_tap_fraction((5, 5), (3, 3), (3, 3), (1, 1), "valid") == 1.0
+
+    def conv(padding):
+        keras.utils.set_random_seed(0)
+        inp = keras.Input((4, 4, 1))
+        out = qkeras.QConv2D(4, 3, padding=padding, kernel_quantizer=qbits(6), name="c")(inp)
+        return keras.Model(inp, out)
+
+    same, valid = conv("same"), conv("valid")
+    da = lambda m: layer_table(m, strategy="distributed_arithmetic").set_index("layer").loc["c", "lut"]  # noqa: E731
+    lat = lambda m: layer_table(m).set_index("layer").loc["c", "lut"]  # noqa: E731
+    # 16 positions with 100 of 144 taps on inputs, against 4 positions with all 9
+    assert da(same) == pytest.approx(da(valid) * 16 / 4 * (10 / 12) ** 2, rel=0.05)
+    assert lat(same) == lat(valid)  # Latency: the kernel's multipliers are shared by the positions, as before

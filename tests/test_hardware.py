@@ -122,6 +122,15 @@ def test_da_cost_is_registered_optional_and_usable(tmp_path, jets):
     assert len(done) == 2 and (done["da_lut"] > 0).all() and done["da_lut"].map(math.isfinite).all()
 
 
+def test_da_syn_lut_is_da_lut_at_the_fitted_scale():
+    from kerasnac.hardware import DA_LUT_TO_SYN_LUT
+
+    m = mlp((8,), 4)
+    ev = costs.evaluate(m, extra=["da_lut", "da_syn_lut"])
+    assert 0 < DA_LUT_TO_SYN_LUT < 1 and ev["da_syn_lut"] == pytest.approx(DA_LUT_TO_SYN_LUT * ev["da_lut"])
+    assert "da_syn_lut" not in costs.default_costs() and costs.cost_direction("da_syn_lut") == "min"
+
+
 def test_parse_stat_counts_cells():
     log = ("=== design hierarchy ===\n   Number of cells:                 9\n     CARRY4   2\n"
            "     LUT2                            4\n     LUT6   1\n     FDRE  5\n     DSP48E2 1\n\nEnd\n")
@@ -138,6 +147,8 @@ def test_synthesis_without_yosys_records_skip(tmp_path, monkeypatch):
     x = np.random.default_rng(0).normal(size=(60, 16)).astype("float32")
     row = Synthesis().on_candidate(Candidate(m, "c0", {}, validation_data=(x, None), output_dir=str(tmp_path)))
     assert "yosys not on PATH" in row["syn_skipped"] and "syn_lut" not in row and "syn_error" not in row
+    # HLS4MLExport's columns (resource_source for lut/ff/dsp/bram/latency_cycles) are not touched
+    assert not {"resource_source", "lut", "ff", "dsp", "syn_source"} & set(row)
     assert row["rtl_agreement"] == 1.0 and row["rtl_n"] == 50 and "interpreter" in row["rtl_check"]
     assert row["da_lut"] > 0 and os.path.isfile(os.path.join(row["rtl_dir"], ".kerasnac"))
 
@@ -163,7 +174,7 @@ def test_synthesis_callback_yosys(tmp_path):
         Candidate(m, "c0", {}, validation_data=(x, None), output_dir=str(tmp_path)))
     assert "syn_error" not in row, row.get("syn_error")
     assert row["syn_lut"] > 0 and row["syn_ff"] > 0 and row["syn_carry"] > 0 and row["syn_dsp"] == 0
-    assert "not place and route" in row["resource_source"] and row["rtl_agreement"] == 1.0
+    assert "not place and route" in row["syn_source"] and "resource_source" not in row and row["rtl_agreement"] == 1.0
 
 
 @pytest.mark.slow

@@ -283,6 +283,20 @@ def test_distributed_arithmetic_errors_before_any_work(tmp_path):
     assert err.value.stage == "config" and not (tmp_path / "c0" / "hls").exists()
 
 
+def test_distributed_arithmetic_estimates_use_the_da_formulas():
+    pytest.importorskip("da4ml", reason="da4ml is not installed (pip install 'kerasnac[da]')")
+    from kerasnac._keras import qkeras
+
+    inp = keras.Input((16,))
+    x = qkeras.QDense(8, kernel_quantizer="quantized_bits(12,0,alpha=1)", name="d")(inp)
+    model = keras.Model(inp, qkeras.QActivation("quantized_relu(6,0)", name="a")(x))
+    got = HLS4MLExport(strategy="distributed_arithmetic").estimate(model, "fixed<16,6>")
+    want = kn.costs.evaluate(model, ["lut", "ff", "dsp"], strategy="distributed_arithmetic")
+    latency = kn.costs.evaluate(model, ["lut", "dsp"])
+    assert got["resource_source"] == "estimated" and got["lut"] == want["lut"] and got["dsp"] == 0
+    assert latency["dsp"] > 0  # 12-bit weights: the Latency estimate would have put them in DSPs
+
+
 @needs_gxx
 @pytest.mark.slow
 def test_distributed_arithmetic_csim_agrees(tmp_path):

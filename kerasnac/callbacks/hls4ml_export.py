@@ -419,7 +419,7 @@ class HLS4MLExport(Callback):
         m = re.search(r"fixed<(\d+)", input_precision or "")
         if m:
             bits = int(m.group(1))
-        strategy = "latency" if self.strategy == DA else self.strategy.lower()  # DA: RF 1, no weight storage
+        strategy = self.strategy.lower()  # "distributed_arithmetic" is kerasnac's DA estimate too
         try:
             vals = costs.evaluate(model, list(RESOURCE_COLUMNS), reuse_factor=self.reuse_factor,
                                   strategy=strategy, io_type=self.io_type, input_bits=bits)

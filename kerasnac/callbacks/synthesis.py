@@ -5,7 +5,7 @@ Example::
     from kerasnac.callbacks import Synthesis, Candidate
     row = Synthesis().on_candidate(Candidate(model, "t07", {}, validation_data=(x_val, y_val),
                                              output_dir="out/t07"))
-    row["syn_lut"], row["rtl_agreement"], row["resource_source"]
+    row["syn_lut"], row["rtl_agreement"], row["syn_source"]
 
 For each candidate: trace the model with da4ml (``kerasnac.hardware``), write pipelined Verilog into
 ``<candidate dir>/rtl``, then
@@ -19,10 +19,13 @@ For each candidate: trace the model with da4ml (``kerasnac.hardware``), write pi
   ``rtl_agreement`` = the fraction of samples whose outputs are equal bit for bit,
   ``rtl_label_agreement`` = equal argmax (classification), ``rtl_max_abs_diff``, ``rtl_check`` = what ran.
 
-``resource_source`` says what produced the numbers of this row: the ``syn_*`` columns come from yosys,
-the ``lut/ff/dsp`` columns stay kerasnac's analytical estimates. (HLS4MLExport writes its own
-``resource_source``; with both callbacks the one listed last wins.) A failure of one candidate is
-recorded in ``syn_error`` and never stops the others.
+Each column says where it comes from: ``syn_source`` names what produced the ``syn_*`` columns (yosys
+logic synthesis of the da4ml design, not place and route) and ``da_lut``/``da_depth`` are da4ml's cost
+of the traced graph. This callback never writes ``resource_source``: that column belongs to
+:class:`HLS4MLExport` and describes its ``lut, ff, dsp, bram, latency_cycles`` (``"synthesis"``: the
+vendor HLS report, ``"estimated"``: kerasnac's analytical estimate), so a final table with both
+callbacks says what produced each number. A failure of one candidate is recorded in ``syn_error``
+and never stops the others.
 """
 
 from __future__ import annotations
@@ -93,15 +96,12 @@ class Synthesis(Callback):
             if self._enabled(self.synth, "yosys"):
                 stage = "yosys"
                 row.update(hardware.synthesize(prj, timeout=self.timeout))
-                row["resource_source"] = f"syn_*: {hardware.YOSYS_SOURCE}; lut/ff/dsp: estimate"
             else:
                 row["syn_skipped"] = ("yosys not on PATH (apt-get install yosys)" if self.synth is None
                                       else "synth=False")
-                row["resource_source"] = "lut/ff/dsp: estimate (no synthesis run)"
         except Exception as exc:  # noqa: BLE001 - recorded per candidate, the others go on
             first = (str(exc).strip().splitlines() or [""])[0]
-            row.update(syn_error=f"{stage} failed for {candidate.candidate_id!r}: {type(exc).__name__}: {first}"[:400],
-                       resource_source="lut/ff/dsp: estimate (synthesis failed)")
+            row["syn_error"] = f"{stage} failed for {candidate.candidate_id!r}: {type(exc).__name__}: {first}"[:400]
         return row
 
     def check(self, candidate: Candidate, traced, prj: str) -> dict:

@@ -46,8 +46,14 @@ parallelization factor 1)::
 Element-wise layers (activations, Add, pooling) cost a few LUT per bit per element and one cycle.
 
 ``strategy="distributed_arithmetic"`` (da4ml adder graphs, no DSPs; see ``_distributed_arithmetic``)
-counts adders from the canonical-signed-digit form of the quantized weights; its one constant was
-fitted to yosys synthesis of da4ml designs (``benchmarks/results/cost_fidelity_yosys.md``).
+counts adders from the canonical-signed-digit form of the quantized weights (and of an unfused batch
+norm's scale and shift; a conv's taps on 'same' padding add nothing), ``DA_LUT_PER_ADDER_BIT * (b_a + DA_ADDER_WEIGHT_BITS * b_w +
+DA_ADDER_EXTRA_BITS)`` LUT each, and scales
+the element-wise LUTs by ``DA_ELEMENTWISE_SCALE``; these constants were fitted to yosys logic
+synthesis (not place and route) of da4ml designs, on the fit half of
+``benchmarks/results/cost_fidelity_yosys.md``, which reports the held-out half. It needs no da4ml;
+the ``da_lut``/``da_syn_lut`` costs of ``kerasnac.hardware`` trace the model with da4ml and rank the
+synthesized LUTs better.
 """
 
 from __future__ import annotations
@@ -68,12 +74,23 @@ STRATEGIES = ("latency", "resource", "distributed_arithmetic")
 #: Canonical-signed-digit density: a b-bit constant has about b/3 non-zero digits (Reitwiesner 1960);
 #: each digit beyond the first of a column is one adder of the distributed-arithmetic graph
 CSD_DIGITS_PER_BIT = 1 / 3
-#: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx, fitted to
-#: benchmarks/results/cost_fidelity_yosys.md (median estimate/synthesized = 1 on its models)
-DA_LUT_PER_ADDER_BIT = 0.6
+#: LUT per adder bit of da4ml's adder graphs after yosys synth_xilinx; this and the two below were
+#: fitted on the fit half of benchmarks/results/cost_fidelity_yosys.md (``fit_da_constants`` in
+#: benchmarks/_yosys_report.py: the element-wise factors on a grid for the best rank correlation,
+#: then this one for a median estimate / synthesized of 1)
+DA_LUT_PER_ADDER_BIT = 0.637
 #: an adder of two shifted copies only adds where they overlap (the low bits of the shifted one are
-#: wires), so its width is about the input width plus a few growth bits, not b_a + b_w
-DA_ADDER_EXTRA_BITS = 2
+#: wires), so its width is about the input width plus some growth bits, not b_a + b_w (fitted: 4
+#: of the grid 0-12; 2 before the fit)
+DA_ADDER_EXTRA_BITS = 4
+#: ... plus this fraction of the weight width (the shifts of a weight's digits spread the copies
+#: over up to b_w more bits)
+DA_ADDER_WEIGHT_BITS = 0.0
+#: LUT of the element-wise parts of a distributed-arithmetic design relative to ``elementwise`` and
+#: ``reduction`` (1 LUT per bit per element/operation): a quantized ReLU of an adder output is a
+#: truncation and a few gates; fitted on the grid 0-1 (best rank correlation on the fit half) to
+#: 0.05 and 0: next to the adders they hardly show in these designs, which does not make them free
+DA_ELEMENTWISE_SCALE = {"activation": 0.05, "reduction": 0.0}
 IO_TYPES = ("io_parallel", "io_stream")
 
 
@@ -165,7 +182,7 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
     """A constant-matrix-vector product as an adder graph (da4ml; hls4ml's ``distributed_arithmetic``
     strategy), unrolled over all ``positions``: each non-zero signed digit of a weight (its canonical
     signed-digit form) is a shifted copy of its input, and every copy but one per output is an adder
-    ``b_a + b_w`` bits wide. ``adders_per_position`` counts them from the actual weights (see
+    about ``b_a + DA_ADDER_WEIGHT_BITS * b_w + DA_ADDER_EXTRA_BITS`` bits wide. ``adders_per_position`` counts them from the actual weights (see
     ``_layers``); without it, ``b_w/3`` digits per non-zero weight. No DSPs, no weight storage; inputs
     and outputs registered; depth = the adder tree over the digits of one output."""
     per_pos_out = max(int(math.ceil(n_out / max(positions, 1))), 1)
@@ -176,7 +193,8 @@ def _distributed_arithmetic(*, n_nonzero: int, fan_in: int, w_bits: float, a_bit
         digits = adders_per_position + per_pos_out
     adders = positions * adders_per_position
     acc = accumulator_bits(w_bits, a_bits, fan_in)
-    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * (a_bits + DA_ADDER_EXTRA_BITS)))
+    width = a_bits + DA_ADDER_WEIGHT_BITS * w_bits + DA_ADDER_EXTRA_BITS
+    lut = int(math.ceil(DA_LUT_PER_ADDER_BIT * adders * width))
     ff = int(math.ceil(fan_in * positions * a_bits)) + n_out * acc
     depth = log2_ceil(max(digits / per_pos_out, 1.0))
     return {"dsp": 0, "lut": lut, "ff": ff, "bram": 0, "latency_cycles": depth + 1}
@@ -205,6 +223,11 @@ def softmax(n: int, bits: float, table_bits: int = 18) -> dict:
     return {"dsp": n * dsp_per_multiplier(table_bits, table_bits),
             "lut": int(math.ceil(n * (bits + table_bits) + max(n - 1, 0) * table_bits)),
             "ff": int(math.ceil(n * table_bits)), "bram": 0, "latency_cycles": 3 + log2_ceil(n)}
+
+
+def scale_lut(resources: dict, factor: float) -> dict:
+    """``resources`` with its LUT count multiplied by ``factor`` (rounded up)."""
+    return dict(resources, lut=int(math.ceil(resources["lut"] * factor)))
 
 
 def add(*parts: dict) -> dict:

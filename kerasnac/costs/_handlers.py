@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._keras import keras
 from . import _fpga
-from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, combine, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
+from ._layers import ACCUM_BITS, FLOAT_ACT_BITS, FLOAT_BN_SCALE_BITS, LayerContext, _prod, _unknown, activation_name, batchnorm_adders, combine, csd_adders, find_handler, is_linear, quantizer_bits, register_layer_handler, spatial
 
 L = keras.layers
 
@@ -29,9 +29,28 @@ def _conv(layer, ctx: LayerContext) -> dict:
     n_kernel = _prod(kshape)
     positions = _prod(spatial(ctx.out_shape, layer.data_format))
     in_positions = _prod(spatial(ctx.in_shape, layer.data_format))
+    da = None
+    if ctx.cfg.strategy == "distributed_arithmetic":
+        da = csd_adders(layer, layer.kernel)
+        if da is not None:  # taps on 'same' zero padding are constant zeros: no adders there
+            da *= valid_tap_fraction(spatial(ctx.in_shape, layer.data_format), spatial(ctx.out_shape, layer.data_format),
+                                     kshape[:-2], layer.strides, layer.padding)
     return ctx.mac(macs=positions * n_kernel, fan_in=_prod(kshape[:-1]), n_kernel=n_kernel,
                    positions=positions, in_positions=in_positions, w_bits=ctx.weight_bits(layer),
-                   kernels=[layer.kernel], activation=layer.activation)
+                   kernels=[layer.kernel], activation=layer.activation, da_adders=da)
+
+
+def valid_tap_fraction(in_sizes, out_sizes, kernel, strides, padding) -> float:
+    """Fraction of a conv's (output position, kernel tap) pairs that read an input, not padding
+    (TensorFlow's 'same' padding puts the extra zero on the high side); 1 for 'valid'."""
+    if str(padding).lower() != "same":
+        return 1.0
+    frac = 1.0
+    for n_in, n_out, k, s in zip(in_sizes, out_sizes, kernel, strides):
+        before = max((n_out - 1) * s + k - n_in, 0) // 2
+        valid = sum(1 for o in range(n_out) for t in range(k) if 0 <= o * s + t - before < n_in)
+        frac *= valid / max(n_out * k, 1)
+    return frac
 
 
 @register_layer_handler(getattr(L, "Conv1DTranspose", None), L.Conv2DTranspose, getattr(L, "Conv3DTranspose", None))
@@ -104,7 +123,7 @@ def _multiply(layer, ctx: LayerContext) -> dict:
 @register_layer_handler(L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum)
 def _add(layer, ctx: LayerContext) -> dict:
     """Element-wise sum/difference/mean/max/min of ``m`` tensors: ``m - 1`` adders per element."""
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, len(ctx.in_shapes), ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, len(ctx.in_shapes), ctx.a_bits), kind="reduction")
 
 
 @register_layer_handler(L.BatchNormalization)
@@ -112,12 +131,17 @@ def _batchnorm(layer, ctx: LayerContext) -> dict:
     """hls4ml folds a BatchNormalization into a directly preceding Dense/Conv1D/Conv2D (linear
     activation, sole consumer, quantizers compatible: ``FuseBatchNormalization``); then it is free.
     Otherwise each element is scaled and shifted: ``|output|`` multiplications, fan-in 1, scale width
-    from the QKeras gamma quantizer or ``FLOAT_BN_SCALE_BITS``. The bit width passes through."""
+    from the QKeras gamma quantizer or ``FLOAT_BN_SCALE_BITS``. The bit width passes through.
+    Distributed arithmetic: the adders of each channel's constant scale and shift
+    (:func:`batchnorm_adders`), over all positions."""
     if _bn_is_fused(layer, ctx):
         return ctx.passthrough()
     bits = quantizer_bits(getattr(layer, "gamma_quantizer_internal", None)) or FLOAT_BN_SCALE_BITS
     n = ctx.n_out
-    return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits)
+    if ctx.cfg.strategy != "distributed_arithmetic":
+        return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits)
+    return ctx.mac(macs=n, fan_in=1, n_kernel=n, w_bits=bits, sparsity=0.0, out_bits=ctx.a_bits,
+                   positions=max(n // max(int(ctx.out_shape[-1]), 1), 1), da_adders=batchnorm_adders(layer))
 
 
 def _bn_is_fused(layer, ctx: LayerContext) -> bool:
@@ -145,7 +169,7 @@ def _activation_row(ctx: LayerContext, act, bits) -> dict:
     out = FLOAT_ACT_BITS if bits is None else bits
     if name == "softmax":
         return ctx.elementwise(_fpga.softmax(ctx.n_out, ctx.a_bits), out_bits=out)
-    return ctx.elementwise(_fpga.elementwise(ctx.n_out, out), out_bits=out)
+    return ctx.elementwise(_fpga.elementwise(ctx.n_out, out), out_bits=out, kind="activation")
 
 
 @register_layer_handler(L.Activation)
@@ -170,19 +194,19 @@ def _qactivation(layer, ctx: LayerContext) -> dict:
     q = getattr(layer, "quantizer", None)
     bits = quantizer_bits(q)
     if bits is not None:
-        return ctx.elementwise(_fpga.elementwise(ctx.n_out, bits), out_bits=bits)
+        return ctx.elementwise(_fpga.elementwise(ctx.n_out, bits), out_bits=bits, kind="activation")
     return _activation_row(ctx, getattr(layer, "activation", q), None)
 
 
 def _pool(layer, ctx: LayerContext) -> dict:
     """Max/average pooling: a comparator/adder tree over the ``prod(pool_size)`` window per output."""
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, _prod(layer.pool_size), ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, _prod(layer.pool_size), ctx.a_bits), kind="reduction")
 
 
 def _global_pool(layer, ctx: LayerContext) -> dict:
     """Global pooling: a comparator/adder tree over all input positions per channel."""
     k = _prod(spatial(ctx.in_shape, getattr(layer, "data_format", "channels_last")))
-    return ctx.elementwise(_fpga.reduction(ctx.n_out, k, ctx.a_bits))
+    return ctx.elementwise(_fpga.reduction(ctx.n_out, k, ctx.a_bits), kind="reduction")
 
 
 def _passthrough(layer, ctx: LayerContext) -> dict:

@@ -185,13 +185,21 @@ class LayerContext:
         """No arithmetic (Flatten, Reshape, Dropout, Concatenate, fused BN, ...)."""
         return self._row(out_bits=self.a_bits if out_bits is None else out_bits)
 
-    def elementwise(self, resources: dict, out_bits=None) -> dict:
-        """A layer without multiplications: given ``_fpga`` resources, no MACs/BOPs."""
-        return self._row(out_bits=self.a_bits if out_bits is None else out_bits, **resources)
+    def elementwise(self, resources: dict, out_bits=None, kind: str | None = None) -> dict:
+        """A layer without multiplications: given ``_fpga`` resources, no MACs/BOPs. ``kind``
+        (``"activation"`` or ``"reduction"``) scales the LUTs under distributed arithmetic
+        (``_fpga.DA_ELEMENTWISE_SCALE``)."""
+        return self._row(out_bits=self.a_bits if out_bits is None else out_bits, **self._da_scaled(resources, kind))
+
+    def _da_scaled(self, resources: dict, kind: str | None) -> dict:
+        if kind is None or self.cfg.strategy != "distributed_arithmetic":
+            return resources
+        return _fpga.scale_lut(resources, _fpga.DA_ELEMENTWISE_SCALE[kind])
 
     def mac(self, *, macs: int, fan_in: int, n_kernel: int, w_bits: float, kernels=(), positions: int = 1,
             in_positions: int | None = None, a_bits: float | None = None, sparsity: float | None = None,
-            activation=None, out_bits: float | None = None, has_weights: bool = True) -> dict:
+            activation=None, out_bits: float | None = None, has_weights: bool = True,
+            da_adders: float | None = None) -> dict:
         """A multiply-accumulate layer.
 
         ``macs`` multiplications per inference, each output summing ``fan_in`` products; ``n_kernel``
@@ -199,21 +207,22 @@ class LayerContext:
         are the weight arrays whose zeros give the measured sparsity. ``activation`` is the layer's
         own activation (a non-linear one adds an element-wise stage); ``out_bits`` defaults to
         :meth:`activation_bits`. ``has_weights=False`` for products of two activations.
+        ``da_adders``: adders of one position under ``strategy="distributed_arithmetic"`` (default:
+        counted from the one kernel in ``kernels``, see :func:`csd_adders`).
         """
         a = self.a_bits if a_bits is None else a_bits
         s = self.sparsity(kernels) if sparsity is None else float(sparsity)
         nnz = int(round((1.0 - s) * n_kernel))
         if out_bits is None:
             out_bits = self.activation_bits(activation)
-        da_adders = None
-        if self.cfg.strategy == "distributed_arithmetic" and has_weights and len(kernels) == 1:
+        if da_adders is None and self.cfg.strategy == "distributed_arithmetic" and has_weights and len(kernels) == 1:
             da_adders = csd_adders(self.layer, kernels[0])
         res = _fpga.multiply_accumulate(n_weights=n_kernel, n_nonzero=nnz, fan_in=fan_in, w_bits=w_bits,
                                         a_bits=a, n_out=self.n_out, positions=positions,
                                         in_positions=in_positions, cfg=self.cfg, has_weights=has_weights,
                                         da_adders=da_adders)
         if not is_linear(activation):
-            res = _fpga.add(res, _fpga.elementwise(self.n_out, out_bits))
+            res = _fpga.add(res, self._da_scaled(_fpga.elementwise(self.n_out, out_bits), "activation"))
         return self._row(macs=int(macs), fan_in=int(fan_in), w_bits=w_bits, a_bits=a, sparsity=s,
                          bops=bops(macs, w_bits, a, fan_in, s), out_bits=out_bits, pruned=n_kernel - nnz,
                          **res)
@@ -232,9 +241,33 @@ def csd_adders(layer, kernel) -> float | None:
     w = w.reshape(-1, w.shape[-1])
     bits, integer = quantizer_bits(q), getattr(q, "integer", 0)
     f = 10 if bits is None else int(bits) - int(bool(getattr(q, "keep_negative", True))) - int(integer)
-    x = np.abs(np.round(w * 2.0 ** min(max(f, 0), 30))).astype(np.int64)
-    digits = np.bitwise_count((x ^ (3 * x)) >> 1).sum(axis=0).astype(np.int64)  # signed: an all-zero column gives -1
+    digits = naf_digits(np.round(w * 2.0 ** min(max(f, 0), 30))).sum(axis=0)  # an all-zero column gives -1 below
     return float(np.maximum(digits - 1, 0).sum())
+
+
+def naf_digits(x) -> np.ndarray:
+    """Non-zero digits of the canonical signed-digit (NAF) form of integers ``|x|``:
+    popcount((x ^ 3x) >> 1)."""
+    x = np.abs(np.asarray(x, np.int64))
+    return np.bitwise_count((x ^ (3 * x)) >> 1).astype(np.int64)
+
+
+def batchnorm_adders(layer, frac_bits: int = 10) -> float | None:
+    """Adders of one position of an unfused BatchNormalization as distributed arithmetic: per
+    channel, the scale ``gamma / sqrt(var + eps)`` on the ``2**-frac_bits`` grid (hls4ml's default
+    precision, as ``kerasnac.hardware`` traces it) costs its NAF digits minus one, and a non-zero
+    shift one more. ``None`` if the weights cannot be read."""
+    try:
+        var = np.asarray(layer.moving_variance.numpy(), np.float64)
+        gamma = np.asarray(layer.gamma.numpy(), np.float64) if layer.scale else 1.0
+        beta = np.asarray(layer.beta.numpy(), np.float64) if layer.center else 0.0
+        inv = np.broadcast_to(gamma / np.sqrt(var + layer.epsilon), var.shape)
+        shift = np.broadcast_to(beta - np.asarray(layer.moving_mean.numpy(), np.float64) * inv, var.shape)
+    except Exception:  # noqa: BLE001 - unusual BN variants: fall back to b_w/3 digits
+        return None
+    grid = 2.0 ** frac_bits
+    digits = naf_digits(np.round(inv * grid))
+    return float(np.maximum(digits - 1, 0).sum() + np.count_nonzero(np.round(shift * grid)))
 
 
 def combine(first: dict, second: dict) -> dict:

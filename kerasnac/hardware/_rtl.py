@@ -84,7 +84,7 @@ def parse_stat(log: str) -> dict:
 
 def synthesize(directory: str, name: str = TOP, timeout: float = 1800) -> dict:
     """Run yosys on the project in ``directory``; returns the ``syn_*`` counts, ``syn_seconds`` and
-    ``resource_source``. Raises :class:`SynthesisError` if yosys is missing or fails."""
+    ``syn_source`` (what produced them). Raises :class:`SynthesisError` if yosys is missing or fails."""
     yosys = shutil.which("yosys")
     if yosys is None:
         raise SynthesisError("yosys is not on PATH (apt-get install yosys)")
@@ -104,7 +104,7 @@ def synthesize(directory: str, name: str = TOP, timeout: float = 1800) -> dict:
         out = parse_stat(f.read())
     out.pop("syn_cells")
     out["syn_seconds"] = round(time.perf_counter() - t0, 2)
-    out["resource_source"] = YOSYS_SOURCE
+    out["syn_source"] = YOSYS_SOURCE
     return out
 
 
