@@ -15,6 +15,7 @@ from ._keras import kt
 from ._rundir import RunDir
 from .errors import ConfigError
 from .evolution import ConsecutiveFailuresError, Constraint, ParetoOracle, ParetoSearch
+from .evolution.search import WEIGHTS_FILE
 from .objectives import Objective
 from ._reports import SearchResults
 from .space import SearchSpace
@@ -291,15 +292,45 @@ class KerasNAC(SearchResults):
                 "verbose": self.verbose, **self.gradient_options}
         if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
             opts["cost"] = next((o.name for o in self.objectives if o.kind == "cost"), "bops")
-        if "budget" not in opts:  # "lut <= 40000" constraints become budgets
+        front = opts.get("budgets") is not None  # several budgets: one supernet, a front of models
+        if "budget" not in opts and not front:  # "lut <= 40000" constraints become budgets
             budget = {c.metric: c.bound for c in self.constraints if c.op == "<=" and costs.is_cost(c.metric)}
             if budget:
                 opts["budget"] = budget
         gs = self.gradient_search = GradientSearch(self.space, **opts)
+        if front:
+            return self._fit_gradient_front(gs, data, epochs)
         gs.fit(data)
         model = gs.derive()
         lineage = {"trial_id": "gradient", "architecture": self._describe(gs.values)}
         self._final_stage(data, epochs, candidates=[("grad", lineage, lambda: model)])
+        for cb in self.post_search:
+            cb.on_search_end(self)
+        return self
+
+    def _fit_gradient_front(self, gs, data, epochs):
+        """The models of a gradient front become completed trials of the oracle (trials table, front,
+        plot, files), then the local stage and the callbacks run on them as after an evolutionary search."""
+        done = [t for t in self.oracle.trials.values() if str(t.status) == "COMPLETED"]
+        if done:  # resumed: the front of this run is already recorded
+            if self.verbose:
+                print(f"kerasnac: {len(done)} gradient-front trials found in {self.project_dir}; not searching again "
+                      "(overwrite=True searches again).")
+        else:
+            gs.fit(data)
+            for rec in gs.derive_front():
+                model, metrics = rec["model"], dict(rec["metrics"])
+                for o in self.objectives:
+                    if o.fn:
+                        metrics[o.name] = o.compute(model, data.validation)
+                metrics["multi_objective"] = float(sum(metrics[o.name] * (1 if o.direction == "min" else -1)
+                                                       for o in self.objectives))
+                trial = self.oracle.record(rec["values"], metrics)
+                path = os.path.join(self.tuner.get_trial_dir(trial.trial_id), WEIGHTS_FILE)
+                _rundir.atomic_write(path, model.save_weights)  # as a trial: tuner.load_model reads it
+            self._write_results()
+        if self.local_search is not None or self.post_search:
+            self._final_stage(data, epochs)
         for cb in self.post_search:
             cb.on_search_end(self)
         return self
