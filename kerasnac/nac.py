@@ -15,7 +15,6 @@ from ._keras import kt
 from ._rundir import RunDir
 from .errors import ConfigError
 from .evolution import ConsecutiveFailuresError, Constraint, ParetoOracle, ParetoSearch
-from .evolution.search import WEIGHTS_FILE
 from .objectives import Objective
 from ._reports import SearchResults
 from .space import SearchSpace
@@ -56,6 +55,10 @@ class KerasNAC(SearchResults):
             goes through the same local stage, callbacks and final table.
         gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
             ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
+            With ``"budgets"`` (e.g. ``{"budgets": 5}`` or ``{"budgets": {"bops": [3e4, 1e5, 3e5]}}``) one
+            supernet training gives a front, one model per budget, recorded as completed trials: the
+            trials table, ``pareto_front()``, ``plot_pareto()`` and the local stage then work as after an
+            evolutionary search.
         screening: surrogate-assisted offspring selection (breed several children, compute their
             costs exactly before training, train the one with the largest predicted hypervolume
             gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
@@ -278,62 +281,10 @@ class KerasNAC(SearchResults):
 
     # ------------------------------------------------------------------ local stage and callbacks
     def _fit_gradient(self, x, y, validation_data, validation_split, epochs, batch_size):
-        """``strategy="gradient"``: supernet search, derive, then the usual final stage."""
-        from .gradient import GradientSearch
+        """``strategy="gradient"`` (:mod:`kerasnac._gradient_run`)."""
+        from . import _gradient_run
 
-        if x is not None and hasattr(x, "element_spec"):
-            raise ConfigError("strategy='gradient' needs numpy arrays (x, y), not a tf.data.Dataset.")
-        data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
-        fingerprint = self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size)
-        if data.mode != "regression":
-            self.space.label_mode = data.mode
-        self._start_run(fingerprint)
-        opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": self.cost_options, "seed": self.seed,
-                "verbose": self.verbose, **self.gradient_options}
-        if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
-            opts["cost"] = next((o.name for o in self.objectives if o.kind == "cost"), "bops")
-        front = opts.get("budgets") is not None  # several budgets: one supernet, a front of models
-        if "budget" not in opts and not front:  # "lut <= 40000" constraints become budgets
-            budget = {c.metric: c.bound for c in self.constraints if c.op == "<=" and costs.is_cost(c.metric)}
-            if budget:
-                opts["budget"] = budget
-        gs = self.gradient_search = GradientSearch(self.space, **opts)
-        if front:
-            return self._fit_gradient_front(gs, data, epochs)
-        gs.fit(data)
-        model = gs.derive()
-        lineage = {"trial_id": "gradient", "architecture": self._describe(gs.values)}
-        self._final_stage(data, epochs, candidates=[("grad", lineage, lambda: model)])
-        for cb in self.post_search:
-            cb.on_search_end(self)
-        return self
-
-    def _fit_gradient_front(self, gs, data, epochs):
-        """The models of a gradient front become completed trials of the oracle (trials table, front,
-        plot, files), then the local stage and the callbacks run on them as after an evolutionary search."""
-        done = [t for t in self.oracle.trials.values() if str(t.status) == "COMPLETED"]
-        if done:  # resumed: the front of this run is already recorded
-            if self.verbose:
-                print(f"kerasnac: {len(done)} gradient-front trials found in {self.project_dir}; not searching again "
-                      "(overwrite=True searches again).")
-        else:
-            gs.fit(data)
-            for rec in gs.derive_front():
-                model, metrics = rec["model"], dict(rec["metrics"])
-                for o in self.objectives:
-                    if o.fn:
-                        metrics[o.name] = o.compute(model, data.validation)
-                metrics["multi_objective"] = float(sum(metrics[o.name] * (1 if o.direction == "min" else -1)
-                                                       for o in self.objectives))
-                trial = self.oracle.record(rec["values"], metrics)
-                path = os.path.join(self.tuner.get_trial_dir(trial.trial_id), WEIGHTS_FILE)
-                _rundir.atomic_write(path, model.save_weights)  # as a trial: tuner.load_model reads it
-            self._write_results()
-        if self.local_search is not None or self.post_search:
-            self._final_stage(data, epochs)
-        for cb in self.post_search:
-            cb.on_search_end(self)
-        return self
+        return _gradient_run.fit(self, x, y, validation_data, validation_split, epochs, batch_size)
 
     def _final_stage(self, data, epochs, candidates=None):
         """The local stage and the post-search callbacks on the run's prepared :class:`~kerasnac._data.Data`."""
