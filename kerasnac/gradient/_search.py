@@ -69,7 +69,7 @@ class GradientSearch(GradientResults):
                  arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
                  skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
                  budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
-                 budget_temperature: float | None = None, finetune_epochs: int = 3,
+                 finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -105,7 +105,6 @@ class GradientSearch(GradientResults):
                                      tolerance=budget_tolerance)
         DualAscent({"cost": 1.0}, **self._controller_args)  # bad mode/feedback: raised here, before any work
         self.budget_tolerance = float(budget_tolerance)
-        self.budget_temperature = budget_temperature
         self.controller = DualAscent(self.budgets, **self._controller_args) if self.budgets else None
         self.learning_rate = learning_rate
         self.history: list[dict] = []
@@ -182,9 +181,7 @@ class GradientSearch(GradientResults):
                 if has_cost:
                     total = total + self.lam_var * E[0] / self.cost_ref
                 if nb:
-                    Eb = E if self.budget_temperature is None else sn.expected_cost(
-                        cs.probs("soft", tf.maximum(self.tau, self.budget_temperature), logits=z))
-                    total = total + self.controller.penalty(Eb[-nb:], k)
+                    total = total + self.controller.penalty(E[-nb:], k)
             grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, bank)]
             self.a_opt.apply_gradients(zip(grads, bank))
             measured = E
