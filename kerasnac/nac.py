@@ -55,6 +55,10 @@ class KerasNAC(SearchResults):
             goes through the same local stage, callbacks and final table.
         gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
             ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
+            With ``"budgets"`` (e.g. ``{"budgets": 5}`` or ``{"budgets": {"bops": [3e4, 1e5, 3e5]}}``) one
+            supernet training gives a front, one model per budget, recorded as completed trials: the
+            trials table, ``pareto_front()``, ``plot_pareto()`` and the local stage then work as after an
+            evolutionary search.
         screening: surrogate-assisted offspring selection (breed several children, compute their
             costs exactly before training, train the one with the largest predicted hypervolume
             gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
@@ -283,32 +287,10 @@ class KerasNAC(SearchResults):
 
     # ------------------------------------------------------------------ local stage and callbacks
     def _fit_gradient(self, x, y, validation_data, validation_split, epochs, batch_size):
-        """``strategy="gradient"``: supernet search, derive, then the usual final stage."""
-        from .gradient import GradientSearch
+        """``strategy="gradient"`` (:mod:`kerasnac._gradient_run`)."""
+        from . import _gradient_run
 
-        if x is not None and hasattr(x, "element_spec"):
-            raise ConfigError("strategy='gradient' needs numpy arrays (x, y), not a tf.data.Dataset.")
-        data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
-        fingerprint = self._fingerprint(x, y, validation_data, validation_split, epochs, batch_size)
-        if data.mode != "regression":
-            self.space.label_mode = data.mode
-        self._start_run(fingerprint)
-        opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": self.cost_options, "seed": self.seed,
-                "verbose": self.verbose, **self.gradient_options}
-        if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
-            opts["cost"] = next((o.name for o in self.objectives if o.kind == "cost"), "bops")
-        if "budget" not in opts:  # "lut <= 40000" constraints become budgets
-            budget = {c.metric: c.bound for c in self.constraints if c.op == "<=" and costs.is_cost(c.metric)}
-            if budget:
-                opts["budget"] = budget
-        gs = self.gradient_search = GradientSearch(self.space, **opts)
-        gs.fit(data)
-        model = gs.derive()
-        lineage = {"trial_id": "gradient", "architecture": self._describe(gs.values)}
-        self._final_stage(data, epochs, candidates=[("grad", lineage, lambda: model)])
-        for cb in self.post_search:
-            cb.on_search_end(self)
-        return self
+        return _gradient_run.fit(self, x, y, validation_data, validation_split, epochs, batch_size)
 
     def _final_stage(self, data, epochs, candidates=None):
         """The local stage and the post-search callbacks on the run's prepared :class:`~kerasnac._data.Data`."""

@@ -118,6 +118,26 @@ class RobustOracle(kt.Oracle):
             self._run_hook(self.after_end_trial, self.trials[trial.trial_id])
         return self._check_consecutive_failures()
 
+    def record(self, values: dict, metrics: dict):
+        """Add a model trained outside this oracle (e.g. one of the gradient search's front) as a
+        completed trial: keras-tuner's own bookkeeping (recorded values, metrics, score, start and end
+        order, saved trial and oracle files), so every result view and file treats it as a trial."""
+        trial_id = f"{{:0{len(str(self.max_trials or 0))}d}}".format(len(self.trials))  # keras-tuner's ids
+        hp = self.hyperparameters.copy()
+        hp.values = dict(values)
+        trial = _Trial(hp, trial_id=trial_id, status=TrialStatus.RUNNING)
+        self._record_values(trial)
+        self.trials[trial_id] = trial
+        self.start_order.append(trial_id)
+        self.update_trial(trial_id, metrics)
+        trial.status = TrialStatus.COMPLETED
+        verbose, self.verbose = self.verbose, 0  # keras-tuner's display never saw this trial begin
+        try:
+            self.end_trial(trial)
+        finally:
+            self.verbose = verbose
+        return self.trials[trial_id]
+
     @staticmethod
     def _run_hook(hook, trial):
         try:

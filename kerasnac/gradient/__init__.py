@@ -3,6 +3,13 @@
     >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, ff=0.5, dsp=2.0), budget={"lut": 40_000})  # doctest: +SKIP
     >>> gs.fit(x, y, validation_data=(xv, yv)); model = gs.derive(); gs.summary()                          # doctest: +SKIP
 
+A front from one training (``kerasnac.gradient._front``): several budgets share the supernet weights,
+each with its own architecture logits and λ, and one model is derived and fine-tuned per budget:
+
+    >>> gs = GradientSearch(space, cost="bops", budgets=5)         # or budgets={"bops": [2e4, 1e5, 5e5]}  # doctest: +SKIP
+    >>> gs.fit(x, y, validation_data=(xv, yv)); gs.derive_front()                                          # doctest: +SKIP
+    >>> gs.front_dataframe(); gs.plot_front()     # the evolutionary search's trials table and Pareto plot  # doctest: +SKIP
+
 How each choice of the space is relaxed
 ---------------------------------------
 Each block type declares its relaxation in its own file (``Block.relaxation``, a
@@ -30,6 +37,10 @@ Expected cost: exact ``E[C]`` under independent choices, from probes of ``kerasn
 candidate layer in every reachable (input shape, input bits) context (see ``kerasnac.space.relax._expected``). The cost
 must be additive over layer-table rows (built-in table costs, weighted sums, a callable on a row);
 ``latency_cycles`` is the sum of the layers' cycles (exact for chains, an upper bound with branches).
+
+Budgets: a PI controller on λ (``kerasnac.gradient._controller``) fed with the exact cost of the
+argmax architecture, with a dead band of ``± budget_tolerance``, so that the derived model itself lands
+on the budget; ``repair()`` then only moves a model that still misses it.
 
 Collapse to Skip: warm-up epochs train only the weights, with uniformly sampled paths, before the
 logits move; and the skip path gets dropout (rate ``skip_dropout``, decaying linearly to 0, P-DARTS),

@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 
-from .. import _data, costs
+from .. import _data
 from .._keras import keras, tf
 from ..errors import ConfigError
 from ..space import names
 from ..space.relax import values_of
+from . import _front
 from ._controller import DualAscent
 from ._probes import Prober, resolve_cost
+from ._results import GradientResults
 from ._supernet import Supernet
 
 
-class GradientSearch:
+class GradientSearch(GradientResults):
     """Differentiable architecture search on the same :class:`~kerasnac.SearchSpace` and cost model as
     :class:`~kerasnac.KerasNAC`.
 
@@ -34,10 +35,19 @@ class GradientSearch:
             ``kn.costs.weighted(lut=1.0, ff=0.5, ...)``, a ``{name: weight}`` dict, a callable on
             one ``costs.layer_table`` row (a candidate layer's config) or ``None`` (budget only).
         budget: ``{cost name: limit}``, met by adapting one λ per entry with a PI controller (``None``: no
-            budget). ``budget_mode="target"`` steers the expected cost *to* the budget (λ may turn
+            budget). ``budget_mode="target"`` steers the cost *to* the budget (λ may turn
             negative when below it), ``"limit"`` only pushes it under (λ ≥ 0). ``budget_rate`` and
-            ``budget_gain`` are the integral and proportional gains per architecture step.
-        lam: fixed weight of the ``cost`` term (0 disables it).
+            ``budget_gain`` are the integral and proportional gains per architecture step;
+            ``budget_feedback="argmax"`` (default) feeds the controller the exact cost of the argmax
+            architecture with a dead band of ``± budget_tolerance`` (see ``kerasnac.gradient._controller``).
+        budgets: a *front* from one supernet training: a list of budgets ``[{"bops": 2e4}, {"bops": 1e5}]``
+            (the same metrics in each), ``{"bops": [2e4, 1e5, 5e5]}``, or an integer ``K`` (K budgets of
+            ``cost``, log-spaced between the cheapest and the costliest architecture of the space).
+            The supernet weights are shared; each budget has its own architecture logits and λ row,
+            trained in turn (one budget per batch). :meth:`derive_front` then derives, fine-tunes and
+            tabulates one model per budget (:meth:`front_dataframe`, :meth:`plot_front`).
+        lam: fixed weight of the ``cost`` term (0 disables it; default 1, and 0 for a front, whose budgets
+            set where each model lies on the cost axis).
         epochs, warmup_epochs: search epochs; during warm-up only weights train (uniformly sampled
             paths, no cost term). Default warm-up: a fifth of the epochs.
         temperature: ``(start, end)`` of the exponential Gumbel-softmax annealing. The expected cost
@@ -54,11 +64,12 @@ class GradientSearch:
         >>> model = gs.derive()                                                              # doctest: +SKIP
     """
 
-    def __init__(self, space, cost="bops", budget: dict | None = None, *, lam: float = 1.0, epochs: int = 30,
+    def __init__(self, space, cost="bops", budget: dict | None = None, *, budgets=None, lam: float | None = None, epochs: int = 30,
                  warmup_epochs: int | None = None, batch_size: int = 128, learning_rate: float | None = None,
                  arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
                  skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
-                 budget_mode: str = "target", finetune_epochs: int = 3,
+                 budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
+                 finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -74,11 +85,15 @@ class GradientSearch:
         cost_fn = resolve_cost(cost)
         if cost_fn is not None:
             metrics["cost"] = cost_fn
-        self.budget = dict(budget or {})
-        for k in self.budget:
+        # a list of budget rows (one per model of a front), or an integer K resolved after the probes
+        self.budgets, self._auto_budgets = _front.check_budgets(budget, budgets, cost)
+        self.budget = dict(self.budgets[0]) if self.budgets else {}
+        for k in (self.budget if self.budgets else ([cost] if self._auto_budgets else [])):
             metrics[f"budget:{k}"] = resolve_cost(k, where=f"budget[{k!r}]")
         if not metrics:
             raise ConfigError("give a cost, a budget or both.")
+        if lam is None:  # a front is steered by its budgets alone; otherwise the cost term weighs 1
+            lam = 0.0 if (self.budgets and len(self.budgets) > 1) or self._auto_budgets else 1.0
         self.lam = float(lam) if cost_fn is not None else 0.0
         self.metrics = metrics
         self.supernet = Supernet(space, fixed)
@@ -86,8 +101,11 @@ class GradientSearch:
         if not self.choices.choices:
             raise ConfigError("the space (with `fixed`) has no searched choice left; there is nothing to search.")
         self.skip_dropout = float(skip_dropout)
-        self.controller = DualAscent(self.budget, rate=budget_rate, gain=budget_gain, mode=budget_mode) \
-            if self.budget else None
+        self._controller_args = dict(rate=budget_rate, gain=budget_gain, mode=budget_mode, feedback=budget_feedback,
+                                     tolerance=budget_tolerance)
+        DualAscent({"cost": 1.0}, **self._controller_args)  # bad mode/feedback: raised here, before any work
+        self.budget_tolerance = float(budget_tolerance)
+        self.controller = DualAscent(self.budgets, **self._controller_args) if self.budgets else None
         self.learning_rate = learning_rate
         self.history: list[dict] = []
         self.model = None
@@ -104,6 +122,10 @@ class GradientSearch:
         e0 = self.supernet.expected_cost(uniform).numpy()
         self.metric_names = list(self.metrics)
         self.cost_ref = float(max(e0[0], 1e-9)) if "cost" in self.metrics else 1.0
+        if self._auto_budgets:  # K budgets log-spaced over the space's cost range (exact one-hot costs)
+            self.budgets = _front.auto_budgets(self, self._auto_budgets, self.metric_names.index(f"budget:{self.cost_name}"))
+            self.budget = dict(self.budgets[0])
+            self.controller = DualAscent(self.budgets, **self._controller_args)
         self.plan_seconds = time.time() - t
         self._planned = True
 
@@ -129,44 +151,77 @@ class GradientSearch:
         loss_fn = self._loss_fn()
         has_cost = "cost" in self.metrics
         nb = len(self.budget)
+        argmax_feedback = nb and self.controller.feedback == "argmax"
+        # one row of architecture logits per budget (a front); the supernet weights are shared
+        self.bank = {n: tf.Variable(tf.zeros([max(1, len(self.budgets)), len(c)]), name=f"bank_{i}")
+                     for i, (n, c) in enumerate(cs.choices.items())}
+        bank = list(self.bank.values())
         xspec = tf.TensorSpec([None, *self.space.input_shape], tf.float32)
         yspec = tf.TensorSpec(None, tf.float32)
+        kspec = tf.TensorSpec([], tf.int32)
 
-        def weight_step(x, y):
-            P = cs.probs("sample", self.tau, self.rng)
+        def row(k):
+            return {n: tf.gather(v, k) for n, v in self.bank.items()}
+
+        def weight_step(x, y, k):
+            P = cs.probs("sample", self.tau, self.rng, logits=row(k))
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, sn(x, P=P, training=True))
             weights = sn.trainable_weights
             self.w_opt.apply_gradients(zip(tape.gradient(loss, weights), weights))
             return loss
 
-        def arch_step(x, y):
-            logits = cs.logit_variables
+        def arch_step(x, y, k):
             with tf.GradientTape() as tape:
-                P = cs.probs("sample", self.tau, self.rng)
+                z = row(k)
+                P = cs.probs("sample", self.tau, self.rng, logits=z)
                 task = loss_fn(y, sn(x, P=P, training=True))
-                E = sn.expected_cost(cs.probs("soft", self.tau))
+                E = sn.expected_cost(cs.probs("soft", self.tau, logits=z))
                 total = task
                 if has_cost:
                     total = total + self.lam_var * E[0] / self.cost_ref
                 if nb:
-                    total = total + self.controller.penalty(E[-nb:])
-            self.a_opt.apply_gradients(zip(tape.gradient(total, logits), logits))
+                    total = total + self.controller.penalty(E[-nb:], k)
+            grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, bank)]
+            self.a_opt.apply_gradients(zip(grads, bank))
+            measured = E
+            if argmax_feedback:  # the exact cost of the argmax architecture after this step
+                measured = sn.expected_cost(cs.probs("argmax", logits=row(k)))
             if nb:
-                self.controller.update(E[-nb:])
-            return task, E
+                self.controller.update(measured[-nb:], k)
+            return task, measured
 
-        def evaluate(x, y):
-            return loss_fn(y, sn(x, P=cs.probs("argmax"), training=False))
+        def evaluate(x, y, k):
+            return loss_fn(y, sn(x, P=cs.probs("argmax", logits=row(k)), training=False))
 
         # create every variable (BatchNorm, optimizer slots) before tracing, so each step traces once
         probe_x = tf.zeros([2, *self.space.input_shape])
         sn(probe_x, P=cs.probs("soft", 1.0), training=False)
         self.w_opt.build(sn.trainable_weights)
-        self.a_opt.build(cs.logit_variables)
-        self._weight_step = tf.function(weight_step, input_signature=[xspec, yspec], autograph=False)
-        self._arch_step = tf.function(arch_step, input_signature=[xspec, yspec], autograph=False)
-        self._evaluate = tf.function(evaluate, input_signature=[xspec, yspec], autograph=False)
+        self.a_opt.build(bank)
+        self._weight_step = tf.function(weight_step, input_signature=[xspec, yspec, kspec], autograph=False)
+        self._arch_step = tf.function(arch_step, input_signature=[xspec, yspec, kspec], autograph=False)
+        self._evaluate = tf.function(evaluate, input_signature=[xspec, yspec, kspec], autograph=False)
+
+    def _fits(self, errors) -> bool:
+        """Relative budget errors within the tolerance (``"limit"`` mode: only over the budget counts)."""
+        under_counts = self.controller.mode == "target"
+        return all((abs(e) if under_counts else e) <= self.budget_tolerance for e in errors)
+
+    def _note_landing(self, k, argmax_costs):
+        """Keep budget ``k``'s argmax architecture when its exact costs are within the tolerance."""
+        if self._fits([c / b - 1.0 for c, b in zip(argmax_costs, self.budgets[k].values())]):
+            self.landed[k] = {n: c.values[int(np.argmax(self.bank[n][k].numpy()))]
+                              for n, c in self.choices.choices.items()}
+
+    def select(self, k: int = 0):
+        """Make budget ``k``'s architecture logits the current ones (``architecture``, ``derive``, ...)."""
+        for n, c in self.choices.choices.items():
+            c.logits.assign(self.bank[n][k])
+        if self.budgets:
+            self.budget = dict(self.budgets[k])
+        self.selected = k
+        return self
 
     # ------------------------------------------------------------------ search
     def fit(self, x, y=None, validation_data=None, validation_split: float = 0.3):
@@ -189,6 +244,10 @@ class GradientSearch:
         arch_iter = iter(arch_ds)
         t0, t1 = self.temperature
         n_anneal = max(1, self.epochs - self.warmup_epochs - 1)
+        n_rows = max(1, len(self.budgets))
+        landing = self.controller is not None and self.controller.feedback == "argmax"
+        self.landed = [None] * n_rows  # per budget: the last argmax architecture of the search within tolerance
+        step = 0
         for epoch in range(self.epochs):
             start = time.time()
             searching = epoch >= self.warmup_epochs
@@ -198,165 +257,47 @@ class GradientSearch:
             self.skip_rate.assign(self.skip_dropout * max(0.0, 1.0 - epoch / self.epochs))
             losses, arch_losses = [], []
             for xb, yb in train:
-                losses.append(float(self._weight_step(xb, tf.cast(yb, tf.float32))))
+                b = tf.constant(step % n_rows, tf.int32)  # the budgets of a front take turns, one per batch
+                step += 1
+                losses.append(float(self._weight_step(xb, tf.cast(yb, tf.float32), b)))
                 if searching:
                     xa, ya = next(arch_iter)
-                    task, _ = self._arch_step(xa, tf.cast(ya, tf.float32))
+                    task, measured = self._arch_step(xa, tf.cast(ya, tf.float32), b)
                     arch_losses.append(float(task))
-            val_loss = float(np.mean([float(self._evaluate(xb, tf.cast(yb, tf.float32))) for xb, yb in val]))
+                    if landing:
+                        self._note_landing(int(b), measured.numpy()[-len(self.budget):])
+            b = tf.constant(epoch % n_rows, tf.int32)  # a front logs one budget's argmax model per epoch
+            val_loss = float(np.mean([float(self._evaluate(xb, tf.cast(yb, tf.float32), b)) for xb, yb in val]))
             self._log(epoch, searching, np.mean(losses), arch_losses, val_loss, time.time() - start)
-        self.search_expected = self.expected_costs()
+        self.search_expected = self.select(0).expected_costs()
+        self.front_expected = [self.select(k).expected_costs() for k in range(n_rows)]
+        self.select(0)
         return self
 
     def _log(self, epoch, searching, loss, arch_losses, val_loss, seconds):
-        E = self.expected_costs()
+        n_rows = max(1, len(self.budgets))
         row = {"epoch": epoch, "phase": "search" if searching else "warmup", "loss": float(loss),
                "arch_loss": float(np.mean(arch_losses)) if arch_losses else np.nan, "val_loss_argmax": val_loss,
                "temperature": float(self.tau.numpy()), "lambda": self.lam}
-        row.update({("expected_cost" if k == "cost" else f"expected_{k.split(':', 1)[1]}"): v for k, v in E.items()})
-        if self.controller is not None:
-            row.update({f"lambda_{k}": v for k, v in self.controller.values().items()})
-        for name, p in self.choices.numpy_probs(self.tau.numpy()).items():
-            for v, pi in zip(self.choices.choices[name].values, p):
-                row[f"p[{name}={v}]"] = float(pi)
+        if n_rows > 1:
+            row["val_loss_budget"] = epoch % n_rows
+        for k in range(n_rows):  # a front: one set of columns per budget, suffixed @k
+            at = "" if n_rows == 1 else f"@{k}"
+            self.select(k)
+            E = self.expected_costs()
+            row.update({("expected_cost" if m == "cost" else f"expected_{m.split(':', 1)[1]}") + at: v
+                        for m, v in E.items()})
+            row.update({f"argmax_{m.split(':', 1)[1]}{at}": v for m, v in self.expected_costs("argmax").items()
+                        if m != "cost"})
+            if self.controller is not None:
+                row.update({f"lambda_{m}{at}": v for m, v in self.controller.values(k).items()})
+            for name, p in self.choices.numpy_probs(self.tau.numpy()).items():
+                for v, pi in zip(self.choices.choices[name].values, p):
+                    row[f"p[{name}={v}]{at}"] = float(pi)
+        self.select(0)
         row["seconds"] = seconds
         self.history.append(row)
         if self.verbose:
             extra = " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("expected", "lambda_")))
             print(f"epoch {epoch + 1}/{self.epochs} [{row['phase']}] loss={row['loss']:.4f} "
                   f"val_loss(argmax)={val_loss:.4f} T={row['temperature']:.3f} {extra} ({seconds:.1f}s)")
-
-    # ------------------------------------------------------------------ results
-    def expected_costs(self, probs: str = "soft") -> dict:
-        """Expected cost(s) under ``softmax(logits / T)`` (``"soft"``) or the argmax (``"argmax"``)."""
-        self._plan()
-        tau = float(self.tau.numpy()) if hasattr(self, "tau") else self.temperature[0]
-        E = self.supernet.expected_cost(self.choices.probs(probs, tau)).numpy()
-        return {k: float(v) for k, v in zip(self.metric_names, E)}
-
-    def architecture(self) -> dict:
-        """The derived architecture as hyperparameter values of the space (as a KerasNAC trial's)."""
-        return self.supernet.hp_values(self.choices.argmax_values())
-
-    def history_dataframe(self) -> pd.DataFrame:
-        """Per epoch: losses, expected cost(s), λ, temperature and every architecture probability."""
-        return pd.DataFrame(self.history)
-
-    def _budget_error(self, costs_vec):
-        nb = len(self.budget)
-        return [float(c / b - 1.0) for c, b in zip(costs_vec[-nb:], self.budget.values())]
-
-    def repair(self, values: dict, tolerance: float = 0.1, max_steps: int = 30) -> dict:
-        """Move the argmax architecture onto the budget(s) with exact one-hot costs.
-
-        While a budgeted cost misses its budget by more than ``tolerance`` (over it, or in
-        ``"target"`` mode under it), change the one choice whose change reduces the miss, preferring the
-        alternative with the highest logit (the most probable one). Over-budget misses weigh 10x.
-        Returns the repaired ``{choice: value}``; the steps are kept in ``repair_log``.
-        """
-        cs, sn = self.choices, self.supernet
-
-        def miss(vals):
-            err = self._budget_error(sn.expected_cost(cs.onehot(vals)).numpy())
-            under = self.controller.mode == "target"
-            return sum(10 * max(e - tolerance, 0) + (max(-e - tolerance, 0) if under else 0) for e in err)
-
-        values, self.repair_log = dict(values), []
-        current = miss(values)
-        for _ in range(max_steps):
-            if current <= 0:
-                break
-            best = None
-            for name, c in cs.choices.items():
-                logits = c.logits.numpy()
-                for j, v in enumerate(c.values):
-                    if v == values[name]:
-                        continue
-                    m = miss({**values, name: v})
-                    if m < current - 1e-9 and (best is None or logits[j] > best[0]):
-                        best = (logits[j], name, v, m)
-            if best is None:
-                break
-            _, name, v, current = best
-            self.repair_log.append((name, values[name], v))
-            values[name] = v
-        return values
-
-    def derive(self, finetune_epochs: int | None = None, verbose: int = 0, repair: bool = True):
-        """Build the argmax architecture with ``space.assemble``, copy the supernet's weights into it and
-        fine-tune it on the training split. Returns the compiled QKeras model; ``summary()`` reports the
-        discretization gap.
-
-        In budget mode with ``repair=True``, an argmax architecture that misses a budget by more than 10%
-        is first moved onto it with :meth:`repair` (exact costs, most probable alternatives first)."""
-        raw = dict(self.choices.argmax_values())
-        self.repair_log = []
-        if self.budget and repair:
-            raw = self.repair(raw)
-        self.values = self.supernet.hp_values(raw)
-        model = self.space.model_from_values(self.values)
-        self.supernet.export(model, raw)
-        epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
-        if epochs and hasattr(self, "_train"):
-            model.fit(self._train, validation_data=self._val, epochs=epochs, verbose=verbose)
-        self.model = model
-        self.derived_costs = self.model_costs(model)
-        return model
-
-    def model_costs(self, model) -> dict:
-        """The search's cost metric(s) of a built model, from the cost model on the whole model."""
-        opts = {k: v for k, v in self.cost_options.items()}
-        table = costs.layer_table(model, **opts)
-        return {k: float(fn(table)) for k, fn in self.metrics.items()}
-
-    def summary(self) -> pd.DataFrame:
-        """Per metric: the expected cost at the end of the search, the cost of the argmax architecture
-        (exact, = ``costs`` on the model ``space.assemble`` builds), their gap (the discretization gap),
-        the derived model's cost (after a budget repair, if any) and its distance to the budget."""
-        if self.model is None:
-            raise ConfigError("call derive() first.")
-        rows = []
-        argmax = self.expected_costs("argmax")
-        for k in self.metric_names:
-            e, a, d = self.search_expected[k], argmax[k], self.derived_costs[k]
-            b = self.budget.get(k.split(":", 1)[1]) if k != "cost" else None
-            rows.append({"metric": self.cost_name if k == "cost" else k.split(":", 1)[1], "expected_end_of_search": e,
-                         "argmax_model": a, "gap_percent": 100.0 * (a - e) / max(abs(a), 1e-12),
-                         "derived_model": d, "budget": b,
-                         "vs_budget_percent": None if b is None else 100.0 * (d / b - 1.0)})
-        return pd.DataFrame(rows)
-
-    def plot(self, max_choices: int = 11):
-        """Expected cost, λ and the architecture probabilities per epoch (a matplotlib Figure)."""
-        import matplotlib.pyplot as plt
-
-        df = self.history_dataframe()
-        shown = [n for n in self.choices.choices][:max_choices]
-        ncols = 3
-        nrows = 1 + (len(shown) + ncols - 1) // ncols if shown else 1
-        fig = plt.figure(figsize=(4 * ncols, 2.6 * nrows))
-        ax = fig.add_subplot(nrows, 1, 1)
-        for col in [c for c in df.columns if c.startswith("expected")]:
-            ax.plot(df["epoch"], df[col], label=col)
-            key = col[len("expected_"):]
-            if key in self.budget:
-                ax.axhline(self.budget[key], ls="--", color="grey", label=f"budget {key}")
-        ax.set_ylabel("expected cost")
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=7, loc="upper right")
-        lam_cols = [c for c in df.columns if c.startswith("lambda_")]
-        if lam_cols:
-            ax2 = ax.twinx()
-            for c in lam_cols:
-                ax2.plot(df["epoch"], df[c], ls=":", label=c)
-            ax2.set_yscale("log")
-            ax2.set_ylabel("λ")
-        for i, name in enumerate(shown):
-            a = fig.add_subplot(nrows, ncols, ncols + i + 1)
-            for v in self.choices.choices[name].values:
-                a.plot(df["epoch"], df[f"p[{name}={v}]"], label=str(v))
-            a.set_title(name, fontsize=8)
-            a.set_ylim(0, 1)
-            a.legend(fontsize=6)
-        fig.tight_layout()
-        return fig

@@ -99,10 +99,12 @@ class ChoiceSet:
     def logit_variables(self) -> list:
         return [c.logits for c in self.choices.values()]
 
-    def probs(self, mode: str, temperature=1.0, rng=None) -> dict:
+    def probs(self, mode: str, temperature=1.0, rng=None, logits: dict | None = None) -> dict:
+        """``logits``: ``{name: tensor}`` to use instead of the choices' own variables (e.g. one row of
+        the per-budget logits of a front search)."""
         out = {}
         for name, c in self.choices.items():
-            z = c.logits
+            z = c.logits if logits is None else logits[name]
             if mode == "sample":
                 u = rng.uniform(z.shape, minval=1e-6, maxval=1.0 - 1e-6)
                 z = z - tf.math.log(-tf.math.log(u))

@@ -1,0 +1,134 @@
+"""A front from one supernet training (GradientSearch(budgets=...)) and the budget controller's landing."""
+
+import pytest
+
+import kerasnac as kn
+from kerasnac._keras import keras
+from kerasnac.errors import ConfigError
+from kerasnac.gradient import GradientSearch
+
+QUANT = {"weight_bits": [4, 16], "activation_bits": 8, "activation_integer": 0}
+
+
+def tiny_space():
+    """Two stages: an mlp with 1-2 layers of 4 or 32 units and 4- or 16-bit weights, then mlp or skip."""
+    stages = [{"name": "s0", "blocks": {"mlp": {"layers": [1, 2], "units": [4, 32], "batchnorm": False,
+                                                "activation": "relu"}}},
+              {"name": "s1", "blocks": {"mlp": {"layers": 1, "units": [4, 16], "batchnorm": False,
+                                                "activation": "relu"}, "skip": {}}}]
+    return kn.SearchSpace((16,), stages, num_classes=5, quant=QUANT, head={"quant": {"weight_bits": 8}},
+                          training={"learning_rate": 0.01})
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = kn.datasets.toy_jets_hlf(500, seed=0)
+    tr, va, _ = kn.datasets.split_and_scale(x, y, val_fraction=0.3, test_fraction=0.1, seed=0)
+    return tr, va
+
+
+SMALL = {"s0/mlp/layers": 1, "s0/mlp/units_0": 4, "s0/mlp/q/w_bits": 4, "s1/block": "skip"}
+MID = {"s0/mlp/layers": 1, "s0/mlp/units_0": 32, "s0/mlp/q/w_bits": 4, "s1/block": "skip"}
+LARGE = {"s0/mlp/layers": 2, "s0/mlp/units_0": 32, "s0/mlp/units_1": 32, "s0/mlp/q/w_bits": 16,
+         "s1/block": "mlp", "s1/mlp/units_0": 16, "s1/mlp/q/w_bits": 16}
+
+
+def exact_bops(values):
+    """The cost model on the model space.assemble builds for ``values``."""
+    space = tiny_space()
+    return kn.costs.evaluate(space.model_from_values(space.complete_values(values)), ["bops"])["bops"]
+
+
+@pytest.fixture(scope="module")
+def front(data):
+    keras.utils.set_random_seed(0)
+    budgets = [exact_bops(v) for v in (SMALL, MID, LARGE)]
+    gs = GradientSearch(tiny_space(), cost="bops", budgets={"bops": budgets}, epochs=8, warmup_epochs=1,
+                        batch_size=32, arch_learning_rate=0.05, verbose=0, seed=0)
+    gs.fit(*data[0], validation_data=data[1])
+    gs.derive_front(finetune_epochs=1, repair=False)
+    return gs
+
+
+def test_one_training_gives_models_ordered_along_the_cost_axis(front):
+    gs = front
+    assert len(gs.front) == 3 and gs.bank["s0/mlp/units_0"].shape == (3, 2)  # one logit row per budget
+    derived = [rec["metrics"]["bops"] for rec in gs.front]
+    assert derived[0] < derived[1] < derived[2], derived
+    # each model lands near its own budget without any repair step
+    for rec in gs.front:
+        assert rec["repair_log"] == []
+        assert abs(rec["metrics"]["argmax_vs_budget_bops"]) <= 0.5, rec["metrics"]
+    df = gs.history_dataframe()
+    assert {"expected_bops@0", "expected_bops@2", "lambda_bops@1"} <= set(df.columns)
+
+
+def test_front_table_has_the_evolutionary_columns(front, data, tmp_path):
+    evo = kn.KerasNAC(tiny_space(), ["val_accuracy", "bops"], max_trials=2, population_size=2, directory=str(tmp_path),
+                      project_name="evo", verbose=0, baselines=False, screening=False)
+    evo.fit(*data[0], validation_data=data[1], epochs=1, batch_size=64)
+    evo_cols = {c for c in evo.trials_dataframe().columns if not c.startswith("hp:")}
+    table = front.front_dataframe()
+    assert evo_cols <= set(table.columns), evo_cols - set(table.columns)
+    assert len(table) == 3 and table["on_front"].any() and (table["status"] == "COMPLETED").all()
+    assert {"budget_bops", "argmax_bops"} <= set(table.columns)
+    assert any(c.startswith("hp:") for c in table.columns)
+    assert len(front.plot_front().axes) >= 1
+
+
+def test_kerasnac_gradient_front_is_a_table_of_trials(data, tmp_path):
+    budgets = sorted({exact_bops(SMALL), exact_bops(LARGE)})
+    nac = kn.KerasNAC(tiny_space(), ["val_accuracy", "bops"], directory=str(tmp_path), verbose=0, strategy="gradient",
+                      gradient={"budgets": {"bops": budgets}, "epochs": 3, "warmup_epochs": 1, "finetune_epochs": 1})
+    nac.fit(*data[0], validation_data=data[1], epochs=3, batch_size=32)
+    df = nac.trials_dataframe()
+    assert len(df) == 2 and (df["status"] == "COMPLETED").all()
+    assert df["bops"].iloc[0] < df["bops"].iloc[1]
+    assert not nac.pareto_front().empty
+    assert nac.plot_pareto() is not None
+    (model,) = nac.get_best_models(1)
+    assert model.predict(data[1][0][:4], verbose=0).shape == (4, 5)
+    assert "Pareto front" in nac.results_summary(print_fn=None)
+    # run again: the recorded front is resumed, not searched again
+    again = kn.KerasNAC(tiny_space(), ["val_accuracy", "bops"], directory=str(tmp_path), verbose=0, strategy="gradient",
+                        gradient={"budgets": {"bops": budgets}, "epochs": 3, "warmup_epochs": 1, "finetune_epochs": 1})
+    again.fit(*data[0], validation_data=data[1], epochs=3, batch_size=32)
+    assert len(again.trials_dataframe()) == 2 and again.gradient_search.history == []
+
+
+def test_budget_controller_lands_within_ten_percent_before_repair(data):
+    keras.utils.set_random_seed(0)
+    budget = exact_bops(MID) * 1.05
+    gs = GradientSearch(tiny_space(), cost=None, budget={"bops": budget}, epochs=6, warmup_epochs=1, batch_size=32,
+                        arch_learning_rate=0.05, verbose=0, seed=0)
+    gs.fit(*data[0], validation_data=data[1])
+    gs.derive(finetune_epochs=0, repair=False)
+    assert gs.repair_log == []
+    assert abs(gs.derived_costs["budget:bops"] / budget - 1) <= 0.1, (gs.derived_costs, budget, gs.values)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"budgets": 1}, "at least 2"),
+    ({"budgets": [{"bops": 1e4}]}, "at least 2"),
+    ({"budgets": [{"bops": 1e4}, {"lut": 2e4}]}, "same costs"),
+    ({"budgets": [{"bops": 1e4}, {"bops": -1}]}, "positive number"),
+    ({"budgets": {"bops": [1e4, 2e4], "lut": [1]}}, "same length"),
+    ({"budgets": [{"nonsense": 1e4}, {"nonsense": 2e4}]}, "not a registered cost"),
+    ({"budgets": [{"bops": 1e4}, {"bops": 1e4}]}, "distinct"),
+    ({"budgets": "many"}, "integer K"),
+    ({"budgets": [{"bops": 1e4}, {"bops": 2e4}], "budget": {"bops": 1e4}}, "not both"),
+    ({"budgets": 3, "cost": {"lut": 1.0}}, "registered cost"),
+    ({"budget_feedback": "soft"}, "feedback"),
+])
+def test_bad_budgets_raise_before_training(kwargs, message):
+    kwargs = {"cost": "bops", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        GradientSearch(tiny_space(), verbose=0, **kwargs)
+
+
+def test_bad_budgets_in_kerasnac_raise_before_training(data, tmp_path):
+    nac = kn.KerasNAC(tiny_space(), ["val_accuracy", "bops"], directory=str(tmp_path), verbose=0, strategy="gradient",
+                      gradient={"budgets": [{"bops": 1e4}, {"bops": 0}]})
+    with pytest.raises(ConfigError, match="positive number"):
+        nac.fit(*data[0], validation_data=data[1], epochs=3)
+    assert nac.trials_dataframe().empty and nac.gradient_search is None
