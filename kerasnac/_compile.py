@@ -78,10 +78,40 @@ def eager_validation(model) -> None:
         model._run_eagerly = run
 
 
+# the settings a tf_keras optimizer may have for its legacy (fused-kernel) twin to follow the same rule
+_LEGACY_KEYS = {"Adam": ("learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad"),
+                "SGD": ("learning_rate", "momentum", "nesterov"),
+                "RMSprop": ("learning_rate", "rho", "momentum", "epsilon", "centered")}
+
+
+def fused_optimizer(model) -> bool:
+    """Recompile ``model`` (before any training) with the legacy twin of its tf_keras Adam/SGD/RMSprop:
+    one fused kernel per variable update (``ResourceApplyAdam``, ...) instead of a dozen graph ops, the
+    same update rule, a shorter trace. Only for a trial's own training: legacy optimizers lose their
+    state in the ``.keras`` format, so models users keep are compiled with the new ones. Returns whether
+    it recompiled (not for optimizers with weight decay, clipping, EMA, schedules or other classes)."""
+    opt = getattr(model, "optimizer", None)
+    name = type(opt).__name__
+    if name not in _LEGACY_KEYS or type(opt) is not getattr(keras.optimizers, name, None):
+        return False
+    cfg = opt.get_config()
+    if cfg.get("weight_decay") or cfg.get("use_ema") or any(cfg.get(k) is not None for k in
+                                                             ("clipnorm", "clipvalue", "global_clipnorm")):
+        return False
+    if not isinstance(cfg.get("learning_rate"), (int, float)):
+        return False
+    twin = getattr(keras.optimizers.legacy, name)(**{k: cfg[k] for k in _LEGACY_KEYS[name] if k in cfg})
+    metrics = getattr(getattr(model, "compiled_metrics", None), "_user_metrics", None)
+    model.compile(optimizer=twin, loss=model.loss, metrics=metrics)
+    return True
+
+
 def prepare_first_step(model, train, validation, epochs: int, batch_size: int | None = None) -> None:
     """What :class:`~kerasnac.ParetoSearch` does to a trial's compiled model before its first ``fit``:
-    create its variables from two samples of ``train`` (read from its ``element_spec``, so a shuffled
-    pipeline is not advanced), and evaluate eagerly when the validation run is too short to repay a trace."""
+    give it the fused twin of its optimizer (:func:`fused_optimizer`), create its variables from two
+    samples of ``train`` (read from its ``element_spec``, so a shuffled pipeline is not advanced), and
+    evaluate eagerly when the validation run is too short to repay a trace."""
+    fused_optimizer(model)
     sample = _two_samples(train)
     if sample is not None:
         create_variables(model, *sample)

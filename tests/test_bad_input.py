@@ -210,8 +210,10 @@ def test_each_failure_is_recorded_and_the_search_goes_on(tmp_path, jets):
     _CountingSpace.builds = 0
     space = _CountingSpace((16,), [{"mlp": {"layers": {"min": 1, "max": 2}, "units": [4, 8, 16]}}], num_classes=5,
                            quant={"weight_bits": [3, 6], "activation_bits": [4, 8], "activation_integer": 0})
+    # initial="random": the sabotage counts builds, and a stratified plan builds models before the first trial
     nac = kn.KerasNAC(space, max_trials=7, population_size=3, directory=str(tmp_path), seed=0, verbose=0,
-                      fit_callbacks=[_Sabotage()], max_consecutive_failed_trials=10, callbacks=[_BrokenHLS()])
+                      fit_callbacks=[_Sabotage()], max_consecutive_failed_trials=10, callbacks=[_BrokenHLS()],
+                      initial="random")
     nac.fit(xt, yt, validation_data=(xv, yv), epochs=1, batch_size=64)
     df = nac.trials_dataframe().set_index("trial_id")
     order = list(df.index)
@@ -241,8 +243,9 @@ def test_many_consecutive_failures_stop_naming_the_most_common_cause(tmp_path, j
             raise RuntimeError("out of LUTs" if Broken.n == 2 else "synthetic: stage s0 cannot be built")
 
     space = Broken((16,), [{"mlp": {"units": [4, 8, 16], "layers": {"min": 1, "max": 3}}}], num_classes=5)
+    # initial="random": the build count decides which trial fails, and a stratified plan builds models first
     nac = kn.KerasNAC(space, max_trials=10, population_size=3, directory=str(tmp_path), verbose=0,
-                      max_consecutive_failed_trials=3)
+                      max_consecutive_failed_trials=3, initial="random")
     with pytest.raises(ConsecutiveFailuresError, match=r"3 trials failed in a row.*\(2 of 3\).*stage s0 cannot be built"):
         nac.fit(xt, yt, validation_data=(xv, yv), epochs=1)
     df = pd.read_csv(os.path.join(nac.project_dir, "trials.csv"))

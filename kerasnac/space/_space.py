@@ -201,12 +201,8 @@ class SearchSpace(kt.HyperModel):
 
     def compile(self, model, training: dict | None = None):
         training = training or {k: _params.values_of(s)[0] for k, s in self.training.items()}
-        # tf_keras's legacy optimizers update each variable with one fused kernel (ResourceApplyAdam, ...)
-        # instead of a dozen graph ops: the same update rule, and a third less tracing per trial for the
-        # shipped spaces (benchmarks/trial_phases.py --compare)
-        legacy = keras.optimizers.legacy
-        opt = {"adam": legacy.Adam, "sgd": legacy.SGD,
-               "rmsprop": legacy.RMSprop}[training["optimizer"]](learning_rate=training["learning_rate"])
+        opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+               "rmsprop": keras.optimizers.RMSprop}[training["optimizer"]](learning_rate=training["learning_rate"])
         if self.task == "classification":
             loss = "categorical_crossentropy" if self.label_mode == "onehot" else "sparse_categorical_crossentropy"
             metrics = ["accuracy"]
