@@ -11,7 +11,7 @@ before each build):
 - ``before``: what a plain tf_keras compile gives: ``tf_keras.optimizers.Adam`` (a dozen graph ops per
   variable update), the training function traced twice on its first call (once creating the optimizer
   slots and metric accumulators, once without), the test function traced for validation.
-- ``after``: what kerasnac does today: the space's fused legacy optimizer, every variable created before
+- ``after``: what kerasnac does today: the fused legacy twin of the optimizer (``_compile.fused_optimizer``), every variable created before
   the first ``fit`` (``kerasnac._compile.create_variables``: one trace), and an eager validation when
   validation batches x epochs <= ``_compile.EAGER_VALIDATION_BATCHES``.
 
