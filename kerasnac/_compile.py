@@ -98,7 +98,9 @@ def fused_optimizer(model) -> bool:
     if cfg.get("weight_decay") or cfg.get("use_ema") or any(cfg.get(k) is not None for k in
                                                              ("clipnorm", "clipvalue", "global_clipnorm")):
         return False
-    if not isinstance(cfg.get("learning_rate"), (int, float)):
+    import numbers
+
+    if not isinstance(cfg.get("learning_rate"), numbers.Real):  # a float (numpy's too), not a schedule
         return False
     twin = getattr(keras.optimizers.legacy, name)(**{k: cfg[k] for k in _LEGACY_KEYS[name] if k in cfg})
     metrics = getattr(getattr(model, "compiled_metrics", None), "_user_metrics", None)

@@ -66,3 +66,15 @@ def test_models_it_does_not_understand_are_left_alone():
     model = keras.Sequential([keras.layers.Input((3,)), keras.layers.Dense(2)])  # not compiled
     assert _compile.create_variables(model, np.zeros((2, 3), "float32"), np.zeros((2,), "int64")) is False
     _compile.prepare_first_step(model, object(), None, 2)  # neither samples nor batches known: nothing done
+
+
+def test_a_trial_trains_with_the_fused_twin_of_its_optimizer(setup):
+    space, data, values = setup
+    model, _ = train(space, data, values, prepare=True)
+    assert isinstance(model.optimizer, keras.optimizers.legacy.Adam)
+    assert float(keras.backend.get_value(model.optimizer.learning_rate)) == pytest.approx(0.003)
+    kept = space.build(_hp(space, values))  # what users get from the space keeps the new optimizer (.keras state)
+    assert not isinstance(kept.optimizer, keras.optimizers.legacy.Optimizer)
+    decayed = space.build(_hp(space, values))
+    decayed.compile(keras.optimizers.Adam(1e-3, weight_decay=1e-4), loss=decayed.loss)
+    assert _compile.fused_optimizer(decayed) is False  # no legacy twin with weight decay: left alone
