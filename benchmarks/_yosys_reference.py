@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 
 import numpy as np
@@ -193,7 +192,7 @@ def _write(path: str, row: dict) -> None:
 def _one(draw_item, cache: str, seeds: dict, log) -> str:
     """Make sure one drawn model is in the cache; returns its status (``ok``, ``skipped``, ``failed``,
     ``not_built``)."""
-    from kerasnac import costs, hardware
+    from kerasnac import _rundir, costs, hardware
 
     mid, values, sp, frac, wseed = draw_item
     if sp.name in MAIN_NOT_BUILT and mid.startswith("m"):
@@ -228,7 +227,7 @@ def _one(draw_item, cache: str, seeds: dict, log) -> str:
             prj = os.path.join(cache, "rtl_" + mid)
             hardware.write_rtl(tr, prj)
             row.update(hardware.synthesize(prj))
-            shutil.rmtree(prj)  # made by write_rtl (marked); only the numbers are kept
+            _rundir.remove(prj, cache)  # write_rtl's folder: removed only if marked as kerasnac's and inside the cache
             row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a failing model is recorded, the others go on
         row.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[:300]}")
