@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from kerasnac.screening import values_key
+
 STREAM_INITIAL = 3  # the oracle's random stream for the planned first population
 
 
@@ -80,8 +82,8 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints) -> lis
     pool, seen = [], set()
     for i in range(k * size):
         values = draw(i)
-        if values is not None and repr(sorted(values.items())) not in seen:
-            seen.add(repr(sorted(values.items())))
+        if values is not None and values_key(values) not in seen:
+            seen.add(values_key(values))
             pool.append(values)
     costs = [exact_costs(v) for v in pool]
     known = [c for c in costs if c]
