@@ -12,6 +12,7 @@ import pandas as pd
 from . import _data, _rundir, _worker, costs, distributed, objectives as _objectives, results
 from ._deprecation import renamed
 from ._keras import kt
+from ._shapes_only import shapes_only
 from ._rundir import RunDir
 from .errors import ConfigError
 from .evolution import ConsecutiveFailuresError, Constraint, ParetoOracle, ParetoSearch
@@ -183,8 +184,11 @@ class KerasNAC(SearchResults):
 
     # ------------------------------------------------------------------ setup helpers
     def _exact_costs(self, values: dict) -> dict:
-        """The pre-training costs of hyperparameter values (builds the model; no training)."""
-        return costs.evaluate(self.space.model_from_values(values), extra=self.cost_names, **self.cost_options)
+        """The pre-training costs of hyperparameter values (builds the model from output shapes only,
+        see ``_shapes_only``; no training)."""
+        with shapes_only():
+            model = self.space.model_from_values(values)
+        return costs.evaluate(model, extra=self.cost_names, **self.cost_options)
 
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],

@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "kerasnac"
 #: bottom to top; a name is the first component under kerasnac (a module or a subpackage)
 LAYERS = [
     ("binding, errors, I/O", {"_keras", "_importhook", "errors", "_io", "_rundir", "_registry", "_yamlfile",
-                              "_deprecation", "distributed"}),
+                              "_deprecation", "distributed", "_shapes_only"}),
     ("Pareto", {"_pareto"}),
     # an objective is a registered cost or a metric, so objectives (and the results table, which
     # formats them) sit with the cost registry rather than below it
