@@ -246,6 +246,9 @@ def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
     gaps = np.diff(np.log10(np.array(widths, float) ** 2 + 1))
     plain_gaps = np.diff(np.log10(np.sort([v["width"] for v in plain]).astype(float) ** 2 + 1))
     assert gaps.max() < plain_gaps.max()  # evenly spread: no big hole on the cost axis
+    # trained middle, cheapest, dearest first: a short search has already seen the whole cost axis
+    assert sorted(v["width"] for v in strat[1:3]) == [widths[0], widths[-1]]
+    assert widths[0] < strat[0]["width"] < widths[-1]
     assert strat == run(make_oracle(tmp_path, "again", exact_costs=_width_cost, initial=CostStratified(4)), 10)
 
     half = make_oracle(tmp_path, "half", exact_costs=_width_cost, initial=CostStratified(4))
@@ -254,6 +257,18 @@ def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
     resumed.set_state(half.get_state())
     resumed.trials, resumed.start_order = half.trials, half.start_order
     assert first + run(resumed, 6) == strat  # the plan is part of the oracle's state
+
+
+def test_spanning_order_is_a_permutation_whose_prefixes_span_the_range():
+    from kerasnac.evolution.initial import spanning_order
+
+    for n in range(1, 40):
+        order = spanning_order(n)
+        assert sorted(order) == list(range(n))
+        if n >= 3:
+            assert set(order[1:3]) == {0, n - 1} and abs(order[0] - (n - 1) / 2) <= 0.5
+        if n >= 9:  # the first 5 leave no gap wider than a quarter of the range (+ rounding)
+            assert np.diff(sorted(order[:5])).max() <= (n - 1) / 4 + 1
 
 
 def test_stratified_needs_exact_costs_and_checks_its_arguments(tmp_path):

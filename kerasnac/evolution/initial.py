@@ -8,7 +8,8 @@ population that misses the cheap end leaves NSGA-II to find it by mutation, one 
 - :class:`RandomInitial`: each of the first trials an independent uniform draw (plain NSGA-II).
 - :class:`CostStratified`: ``candidates`` uniform draws per slot, their exact costs (a model build
   each, no training), and the population picked evenly spaced on the log of the first cost
-  objective, from the cheapest candidate to the dearest, skipping those that break a cost constraint.
+  objective, from the cheapest candidate to the dearest, skipping those that break a cost constraint;
+  trained in a :func:`spanning_order` (middle, ends, midpoints), not cheapest first.
 
 A strategy is an object with ``candidates`` (draws per slot; 1 means no planning) and
 ``choose(log_costs, size) -> indices``; :func:`plan` does the drawing and the cost look-up.
@@ -37,6 +38,28 @@ class RandomInitial:
         return "RandomInitial()"
 
 
+def spanning_order(n: int) -> list[int]:
+    """``0 .. n-1`` in an order whose every prefix spans the range: the middle, both ends, then the
+    midpoints of the gaps (van der Corput). The plan is trained in this order, so the first trials of
+    a short or interrupted search already cover the cost axis instead of all sitting at its cheap end."""
+    if n <= 2:
+        return list(range(n))
+    order, seen, k = [], set(), 1
+    for x in (0.5, 0.0, 1.0):
+        i = round(x * (n - 1))
+        if i not in seen:
+            seen.add(i), order.append(i)
+    while len(order) < n:
+        x, f, j = 0.0, 0.5, k  # the radical inverse of k in base 2
+        while j:
+            x, j, f = x + f * (j & 1), j >> 1, f / 2
+        i = round(x * (n - 1))
+        if i not in seen:
+            seen.add(i), order.append(i)
+        k += 1
+    return order
+
+
 class CostStratified:
     """The first population spread evenly over the log of one exact cost.
 
@@ -62,7 +85,7 @@ class CostStratified:
         for t in targets:
             j = min(range(len(free)), key=lambda k: (abs(log_costs[free[k]] - t), k))
             picked.append(int(free.pop(j)))
-        return picked
+        return [picked[i] for i in spanning_order(len(picked))]
 
     def __repr__(self):
         return f"CostStratified(candidates={self.candidates}, cost={self.cost!r})"
