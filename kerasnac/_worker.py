@@ -251,7 +251,11 @@ def run_chief(nac, data, epochs: int, batch_size: int) -> None:
     pool = LocalWorkers(nac, *write_inputs(nac, data, epochs, batch_size))
     done = False
     try:
-        nac.tuner.serve(f"{HOST}:0", on_start=pool.start, watch=pool.watch)
+        def start(port):  # the first population's exact costs are computed while the workers import TensorFlow
+            pool.start(port)
+            nac.oracle.prepare_first_population()
+
+        nac.tuner.serve(f"{HOST}:0", on_start=start, watch=pool.watch)
         done = True
     finally:
         pool.stop(STOP_WAIT if done else 0.0)

@@ -259,6 +259,27 @@ def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
     assert first + run(resumed, 6) == strat  # the plan is part of the oracle's state
 
 
+def test_a_plan_made_before_the_first_request_is_the_plan_the_first_draw_makes(tmp_path):
+    """The gRPC chief plans while its workers start: same trials as planning at the first draw."""
+    from kerasnac.evolution import CostStratified
+
+    def oracle(name):
+        o = make_oracle(tmp_path, name, exact_costs=_width_cost, initial=CostStratified(4))
+        o.enqueue({"width": 16}, "base")
+        return o
+
+    lazy = run(oracle("lazy"), 10)
+    early = oracle("early")
+    early.prepare_first_population()
+    assert early._initial_plan and len(early._initial_plan) == 9  # the baseline takes one slot
+    assert run(early, 10) == lazy
+    again = oracle("again")
+    run(again, 3)
+    plan = list(again._initial_plan)
+    again.prepare_first_population()  # a plan in progress (or restored from a resume) is kept
+    assert again._initial_plan == plan
+
+
 def test_spanning_order_is_a_permutation_whose_prefixes_span_the_range():
     from kerasnac.evolution.initial import spanning_order
 

@@ -350,12 +350,24 @@ class ParetoOracle(RobustOracle):
         """Build values by walking the space in order; ``choose(i, hp)`` gives each active value."""
         return _values.walk(self.hyperparameters.space, choose)
 
+    @kt.synchronized
+    def prepare_first_population(self) -> None:
+        """Make the ``initial`` strategy's plan now, if it is still to be made (a gRPC chief calls this
+        while its workers start up, so the plan's model builds do not hold up their first trials).
+        The plan is the one the first draw would make: its size counts the baselines still queued."""
+        n_created = len(self.trials) + len(self._baseline_queue)
+        if self._initial_plan is None and n_created < self.population_size:
+            self._plan_first_population(n_created)
+
+    def _plan_first_population(self, n_created: int) -> None:
+        self._initial_plan = initial.plan(
+            self.initial, self.population_size - n_created, lambda k: self._random_draw(k, initial.STREAM_INITIAL),
+            self.exact_costs, self._objectives, self.constraints) or []
+
     def _first_population_draw(self, n_created: int):
         """The next trial of the first population: from the ``initial`` strategy's plan, else a random draw."""
         if self._initial_plan is None:
-            self._initial_plan = initial.plan(
-                self.initial, self.population_size - n_created, lambda k: self._random_draw(k, initial.STREAM_INITIAL),
-                self.exact_costs, self._objectives, self.constraints) or []
+            self._plan_first_population(n_created)
         while self._initial_plan:
             values = self._initial_plan.pop(0)
             if not self._duplicate(values):
