@@ -42,7 +42,7 @@ PIPELINE_LATENCY_CUTOFF = 5.0
 #: yosys synth_xilinx flip-flops per register bit of da4ml's pipelined RTL (``pipeline_register_bits``;
 #: yosys drops constant and duplicate bits): 1 / the median register bits / syn_ff of the fit half
 #: of benchmarks/results/cost_fidelity_yosys.md
-DA_REG_TO_SYN_FF = 0.95
+DA_REG_TO_SYN_FF = 0.953
 # one trace serves every da4ml cost of a model (evaluate() asks for da_lut, da_depth, lut, ff separately):
 # per model, {(weights digest, input kif): costs} of its last few weights and input widths
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
