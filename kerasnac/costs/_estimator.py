@@ -7,9 +7,10 @@
   of da4ml designs (``benchmarks/results/cost_fidelity_yosys.md``: held-out Spearman 0.97 for both,
   against 0.84 and 0.10 for the analytical formulas). The model inputs are ``ap_fixed<input_bits, 6>``
   (``input_bits`` 16: hls4ml's ``ap_fixed<16,6>``, the inputs ``Synthesis`` builds by default).
-* ``"analytical"``: the layer table's formulas (``kerasnac.costs._fpga``), no da4ml needed, ~100x
-  faster (a da4ml trace took 0.1-0.5 s for the small models of the yosys reference and 4-23 s for
-  4k-parameter models, ``benchmarks/results/da_cost_speed.txt``).
+* ``"analytical"``: the layer table's formulas (``kerasnac.costs._fpga``), no da4ml needed and
+  faster: a cost evaluation took 0.015 s against 0.10 s with da4ml in an 8-trial search on a
+  16-unit test space; a da4ml trace took 0.4-1.3 s for 350-640-parameter jet models and 7-23 s for
+  the 4.4k-parameter hls4ml jet MLP (``benchmarks/results/da_cost_speed.txt``).
 
 With ``"da4ml"`` a model da4ml cannot trace (a layer ``kerasnac.hardware`` does not support, two
 inputs) gets the analytical numbers, with one warning per cause; so does every model when
