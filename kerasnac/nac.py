@@ -48,7 +48,8 @@ class KerasNAC(SearchResults):
             says what computes ``lut`` and ``ff``: ``"da4ml"`` (the default when da4ml is installed: the
             yosys-calibrated ``da_syn_lut``/``da_ff`` of each model's da4ml trace, 0.1-20 s per model) or
             ``"analytical"`` (the formulas, milliseconds). The chosen values are stored in
-            ``self.cost_options`` (and so in the resume check) and printed at ``verbose >= 1``.
+            ``self.cost_options`` (and so in the resume check; the default ``"latency"`` stays
+            implicit) and printed at ``verbose >= 1``.
         local_search: a :class:`kerasnac.LocalSearch`; after the global search its best
             candidates get training-HPO, QAT at several precisions and pruning.
         post_search: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
@@ -424,22 +425,20 @@ def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
     """``cost_options`` with ``"strategy"`` taken from the callbacks' ``cost_strategy`` when it has none,
     and ``"estimator"`` chosen under ``"distributed_arithmetic"``; and the sentences saying what was
     chosen and why. Raises ConfigError for callbacks that disagree or a strategy none of them builds."""
-    from .costs import _estimator, _fpga
-
     opts, notes = dict(cost_options), []
     declared = []
     for cb in callbacks:
         s = getattr(cb, "cost_strategy", None)
         if s is None:
             continue
-        if str(s).lower() not in _fpga.STRATEGIES:
-            raise ConfigError(f"{type(cb).__name__}.cost_strategy must be one of {_fpga.STRATEGIES} or None, got {s!r}.")
+        if str(s).lower() not in costs.STRATEGIES:
+            raise ConfigError(f"{type(cb).__name__}.cost_strategy must be one of {costs.STRATEGIES} or None, got {s!r}.")
         declared.append((cb, str(s).lower()))
     built = sorted({s for _, s in declared})
     if "strategy" in opts:
         strategy = str(opts["strategy"]).lower()
-        if strategy not in _fpga.STRATEGIES:
-            raise ConfigError(f"cost_options['strategy'] must be one of {_fpga.STRATEGIES}, got {opts['strategy']!r}.")
+        if strategy not in costs.STRATEGIES:
+            raise ConfigError(f"cost_options['strategy'] must be one of {costs.STRATEGIES}, got {opts['strategy']!r}.")
         if built and strategy not in built:
             who = "; ".join(f"{_callback_names(declared, s)} builds {s!r} firmware" for s in built)
             raise ConfigError(
@@ -457,22 +456,24 @@ def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
             f"describe one of them. Choose it with cost_options={{'strategy': {built[0]!r}}} (or "
             f"{' / '.join(repr(s) for s in built[1:])}), or keep callbacks that build the same firmware.")
     elif built:
-        opts["strategy"] = strategy = built[0]
+        strategy = built[0]
+        if strategy != "latency":  # the default is left implicit: searches made before keep their fingerprint
+            opts["strategy"] = strategy
         notes.append(f"costs use strategy={strategy!r}, the firmware that {_callback_names(declared, strategy)} "
                      "builds (cost_options sets no strategy)")
     else:
         strategy = "latency"
     estimator = opts.get("estimator")
     try:
-        _estimator.check(strategy, estimator)
+        costs.check_estimator(strategy, estimator)
     except ValueError as e:
         raise ConfigError(f"cost_options: {e}") from None
-    if strategy == _estimator.DA and estimator is None:
+    if strategy == "distributed_arithmetic" and estimator is None:
         if opts.get("sparsity") is not None:
             opts["estimator"] = "analytical"
             notes.append("lut and ff: analytical estimates (cost_options sets a sparsity, which a da4ml trace of the "
                          "actual weights cannot follow)")
-        elif _estimator.da4ml_available():
+        elif costs.da4ml_available():
             opts["estimator"] = "da4ml"
             notes.append("lut and ff: da_syn_lut and da_ff of each model's da4ml trace, fitted to yosys "
                          "(cost_options estimator='analytical' for the faster formulas)")
@@ -483,7 +484,7 @@ def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
     elif estimator == "da4ml" and opts.get("sparsity") is not None:
         raise ConfigError("cost_options estimator='da4ml' traces each model's actual weights; the sparsity it also "
                           "sets describes other weights. Drop the sparsity, or use estimator='analytical'.")
-    elif estimator == "da4ml" and not _estimator.da4ml_available():
+    elif estimator == "da4ml" and not costs.da4ml_available():
         raise ConfigError("cost_options estimator='da4ml' needs da4ml: pip install 'kerasnac[da]', or use "
                           "estimator='analytical'.")
     return opts, notes

@@ -66,7 +66,8 @@ def test_search_takes_the_strategy_of_its_callbacks_and_says_why(tmp_path, capsy
     assert n.tuner.cost_fn.keywords["strategy"] == DA and n.tuner.cost_fn.keywords["estimator"] == "da4ml"
     assert nac(tmp_path, [HLS4MLExport(strategy="distributed_arithmetic")], overwrite=True).cost_options["strategy"] == DA
     assert nac(tmp_path, [HLS4MLExport(strategy="Resource")], overwrite=True).cost_options == {"strategy": "resource"}
-    assert nac(tmp_path, [HLS4MLExport()], overwrite=True).cost_options == {"strategy": "latency"}
+    # the default firmware stays implicit (the same costs, and the resume check of earlier searches)
+    assert nac(tmp_path, [HLS4MLExport()], overwrite=True).cost_options == {}
     assert nac(tmp_path, [MyRTL()], overwrite=True).cost_options == {"strategy": "resource"}
     # callbacks that build no firmware change nothing; an explicit strategy is kept as given
     assert nac(tmp_path, [kn.callbacks.Pruning()], overwrite=True).cost_options == {}
@@ -146,6 +147,7 @@ def test_untraceable_model_falls_back_to_the_analytical_numbers_with_one_warning
 def test_without_da4ml_the_estimator_is_analytical_with_one_warning(monkeypatch, tmp_path):
     monkeypatch.setattr(_estimator, "_WARNED", set())
     monkeypatch.setattr(_estimator, "da4ml_available", lambda: False)
+    monkeypatch.setattr(costs, "da4ml_available", lambda: False)
     m = mlp()
     with pytest.warns(UserWarning, match="da4ml is not installed") as rec:
         ev = costs.evaluate(m, ["lut"], strategy=DA)

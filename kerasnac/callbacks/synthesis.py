@@ -23,7 +23,7 @@ Each column says where it comes from: ``syn_source`` names what produced the ``s
 logic synthesis of the da4ml design, not place and route) and ``da_lut``/``da_depth`` are da4ml's cost
 of the traced graph. This callback never writes ``resource_source``: that column belongs to
 :class:`HLS4MLExport` and describes its ``lut, ff, dsp, bram, latency_cycles`` (``"synthesis"``: the
-vendor HLS report, ``"estimated"``: kerasnac's analytical estimate), so a final table with both
+vendor HLS report, ``"estimated"``: kerasnac's estimate at the export's strategy), so a final table with both
 callbacks says what produced each number. A failure of one candidate is recorded in ``syn_error``
 and never stops the others.
 """
