@@ -62,8 +62,15 @@ def test_search_takes_the_strategy_of_its_callbacks_and_says_why(tmp_path, capsy
     assert n.cost_options == {"strategy": DA, "estimator": "da4ml"}
     out = capsys.readouterr().out
     assert "strategy='distributed_arithmetic'" in out and "Synthesis" in out and "da_syn_lut" in out
-    # what the trials and the screening use
+    # what the trials and the screening use (the screening's shapes-only build traces as a normal one)
     assert n.tuner.cost_fn.keywords["strategy"] == DA and n.tuner.cost_fn.keywords["estimator"] == "da4ml"
+    values = n.space.baselines["tiny"]
+    keras.utils.set_random_seed(3)
+    exact = n._exact_costs(values)
+    keras.utils.set_random_seed(3)
+    model = n.space.model_from_values(values)
+    da = hardware.da_costs(model)
+    assert exact["lut"] == da["da_syn_lut"] and exact["ff"] == da["da_ff"]
     assert nac(tmp_path, [HLS4MLExport(strategy="distributed_arithmetic")], overwrite=True).cost_options["strategy"] == DA
     assert nac(tmp_path, [HLS4MLExport(strategy="Resource")], overwrite=True).cost_options == {"strategy": "resource"}
     # the default firmware stays implicit (the same costs, and the resume check of earlier searches)
