@@ -176,6 +176,20 @@ def read_seed_csv(path) -> dict:
     return out
 
 
+def csv_rows(path) -> list[dict]:
+    """The status-ok rows of an earlier run's CSV as cached rows (``ROW_KEYS`` and ``from_csv``), for a
+    report without a cache (``--yosys-report`` on a fresh checkout)."""
+    if not path or not os.path.exists(path):
+        return []
+    flags = pd.read_csv(path).set_index("model").get("from_csv")
+    out = []
+    for mid, row in read_seed_csv(path).items():
+        flag = None if flags is None else flags.get(mid)
+        reused = isinstance(flag, (bool, np.bool_)) and bool(flag)  # taken from a still earlier CSV
+        out.append(dict(row, from_csv=True) if reused else dict(row))
+    return out
+
+
 def same_model(row: dict, values: dict, params: int, frac: float) -> bool:
     """Is ``row`` (from a CSV) the result of this draw?"""
     return (row.get("values") == values_key(values) and int(row.get("params", -1)) == params

@@ -19,9 +19,13 @@ import math
 import numpy as np
 import pandas as pd
 
-#: (estimate, synthesized count) pairs of the summary; ``da_syn_lut`` = da_lut x DA_LUT_TO_SYN_LUT
+#: (estimate, synthesized count) pairs of the summary; ``da_syn_lut`` = da_lut x DA_LUT_TO_SYN_LUT;
+#: ``cost_lut_da`` = the cost ``lut`` under strategy DA as a search computes it (da4ml estimator);
+#: ``da_ff`` = DA_REG_TO_SYN_FF x the register bits of the pipelined RTL (the cost ``da_ff``, which is
+#: also ``ff`` under strategy DA)
 PAIRS = (("est_lut", "syn_lut"), ("est_lut_da", "syn_lut"), ("da_lut", "syn_lut"), ("da_syn_lut", "syn_lut"),
-         ("est_ff", "syn_ff"), ("est_ff_da", "syn_ff"), ("est_dsp", "syn_dsp"))
+         ("cost_lut_da", "syn_lut"), ("est_ff", "syn_ff"), ("est_ff_da", "syn_ff"), ("da_reg_bits", "syn_ff"),
+         ("da_ff", "syn_ff"), ("est_dsp", "syn_dsp"))
 SPACE_KIND = {"jets_mlp": "mlp", "jets_deepsets": "deepsets", "small_cnn": "conv"}
 
 
@@ -67,9 +71,11 @@ def _parts(lat, da) -> dict:
 
 
 def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Recompute the analytical estimates on the cached models: ``est_*`` (default Latency strategy)
-    and ``est_*_da`` (``strategy="distributed_arithmetic"``); add ``da_syn_lut``, ``split``, ``kind``
-    and the parts ``fit_da_constants`` uses."""
+    """Recompute the estimates on the cached models: ``est_*`` (default Latency strategy), ``est_*_da``
+    (``strategy="distributed_arithmetic"``, analytical estimator), ``cost_lut_da``/``cost_ff_da`` (that
+    strategy with the da4ml estimator, as a search uses it: one da4ml trace of each model with the
+    costs' solver options) and ``da_reg_bits``/``da_ff`` of that trace; add ``da_syn_lut``, ``split``,
+    ``kind`` and the parts ``fit_da_constants`` uses."""
     from kerasnac import costs, hardware
 
     from _yosys_reference import _build, draw
@@ -81,9 +87,13 @@ def add_estimates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         model = logits_model(_build(sp, values, frac, wseed))
         lat = costs.layer_table(model, input_bits=16)
         da = costs.layer_table(model, input_bits=16, strategy="distributed_arithmetic")
+        search = costs.evaluate(model, ["lut", "ff"], input_bits=16, strategy="distributed_arithmetic",
+                                estimator="da4ml")
+        trace = hardware.da_costs(model)  # the trace evaluate() just made (cached)
         rows[mid] = {"est_lut": lat["lut"].sum(), "est_ff": lat["ff"].sum(), "est_dsp": lat["dsp"].sum(),
                      "est_bops": lat["bops"].sum(), "est_lut_da": da["lut"].sum(), "est_ff_da": da["ff"].sum(),
-                     **_parts(lat, da)}
+                     "cost_lut_da": search["lut"], "cost_ff_da": search["ff"], "cost_da_lut": trace["da_lut"],
+                     "da_reg_bits": trace["da_reg_bits"], "da_ff": trace["da_ff"], **_parts(lat, da)}
     est = pd.DataFrame.from_dict(rows, orient="index")
     df = df.drop(columns=[c for c in est.columns if c in df.columns]).join(est, on="model")
     df["da_syn_lut"] = df["da_lut"] * hardware.DA_LUT_TO_SYN_LUT
@@ -117,7 +127,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def by_group(df: pd.DataFrame, col: str, estimates=("est_lut", "est_lut_da", "da_lut", "da_syn_lut")) -> pd.DataFrame:
+def by_group(df: pd.DataFrame, col: str,
+             estimates=("est_lut", "est_lut_da", "da_lut", "da_syn_lut", "cost_lut_da")) -> pd.DataFrame:
     parts = []
     for key, part in df.groupby(col, sort=True):
         s = summarize(part)
@@ -189,7 +200,7 @@ def md_table(df: pd.DataFrame) -> list[str]:
 
 def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "") -> list[str]:
     from kerasnac.costs import _fpga
-    from kerasnac.hardware import DA_LUT_TO_SYN_LUT
+    from kerasnac.hardware import COST_SOLVER_OPTIONS, DA_LUT_TO_SYN_LUT, DA_REG_TO_SYN_FF, PIPELINE_LATENCY_CUTOFF
 
     counts = df.groupby("kind").size().to_dict()
     held = df[df["split"] == "held_out"]
@@ -202,6 +213,8 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
            "DA_LUT_PER_ADDER_BIT": _fpga.DA_LUT_PER_ADDER_BIT,
            **_fpga.DA_ELEMENTWISE_SCALE}
     sec = df["syn_seconds"].astype(float)
+    solver_diff = (df["cost_da_lut"] / df["da_lut"] - 1).abs()
+    ff_same = int(np.isclose(df["cost_ff_da"], df["da_ff"]).sum())
     reused = df["from_csv"].fillna(False).astype(bool) if "from_csv" in df else pd.Series(False, index=df.index)
     return ["# Cost fidelity (c): kerasnac estimates and da_lut vs yosys logic synthesis", "",
             f"Made by `{cmd}` in {elapsed:.0f} s{(' (load average ' + load + ')') if load else ''}: {len(df)} "
@@ -213,21 +226,37 @@ def report(df: pd.DataFrame, cmd: str, elapsed: float, doc: str, load: str = "")
             "describes hls4ml's Latency-strategy firmware (LUT multipliers below 9-bit weights, DSPs above), a "
             "different design, so its rows say how well it ranks the DA design, not whether it is right for "
             "Latency firmware (for that see parts (a)/(b), `cost_fidelity.md`). `est_*_da` = the same with "
-            "`strategy=\"distributed_arithmetic\"` (what a search with that `cost_options` strategy uses; no "
-            "da4ml needed). `da_lut` = da4ml's own cost of the traced graph (LUT-equivalents); `da_syn_lut` = "
+            "`strategy=\"distributed_arithmetic\", estimator=\"analytical\"` (the formulas, no da4ml needed: what "
+            "a search under that strategy uses without da4ml). `da_lut` = da4ml's own cost of the traced graph (LUT-equivalents); `da_syn_lut` = "
             f"`da_lut` x `DA_LUT_TO_SYN_LUT` = {DA_LUT_TO_SYN_LUT} (`kerasnac/hardware/__init__.py`; the cost "
-            "`da_syn_lut`). Ratios are estimate / synthesized over models with a synthesized count > 0 "
+            "`da_syn_lut`). `da_lut` and `da_syn_lut` are of the synthesized design's trace (da4ml's default "
+            "solver options). `cost_lut_da` = `kerasnac.costs.evaluate(model, input_bits=16, "
+            "strategy=\"distributed_arithmetic\")[\"lut\"]` with da4ml installed, i.e. what a search under "
+            "that strategy (e.g. one with the `Synthesis` callback) ranks by: `da_syn_lut` of a trace with the "
+            f"costs' solver options {COST_SOLVER_OPTIONS}, whose da4ml cost differs from the synthesized trace's "
+            f"on {int((solver_diff > 1e-9).sum())} of {len(df)} models (median {solver_diff.median():.2%}, max "
+            f"{solver_diff.max():.1%}). `da_reg_bits` = the register bits of that trace's RTL pipelined every "
+            f"{PIPELINE_LATENCY_CUTOFF:g} adder delays (as `Synthesis` writes it: the input register, each stage's "
+            f"output and the output register); `da_ff` = `DA_REG_TO_SYN_FF` x `da_reg_bits` = {DA_REG_TO_SYN_FF} x, "
+            f"the cost `da_ff` and `ff` under that strategy (equal to `cost_ff_da` on {ff_same} of {len(df)} "
+            "models). Ratios are estimate / synthesized over models with a synthesized count > 0 "
             "(`n_ref_zero`: no LUT or no DSP at all, e.g. every weight quantized to zero).", "",
             "## Summary, held-out half", "", *md_table(summarize(held)), "",
             "## Summary, all models", "", *md_table(summarize(df)), "",
             "## LUT per space (held-out half)", "", *md_table(by_group(held, "kind")), "",
             "## LUT per space (all models)", "", *md_table(by_group(df, "kind")), "",
+            "## FF per space (held-out half)", "",
+            *md_table(by_group(held, "kind", ("est_ff_da", "da_reg_bits", "da_ff"))), "",
             "## Constants of the DA estimate", "",
             f"In `kerasnac/costs/_fpga.py` now: {now}; `DA_LUT_TO_SYN_LUT` = {DA_LUT_TO_SYN_LUT}.", "",
             f"`fit_da_constants` on this run's fit half: {refit}; 1 / median(da_lut / syn_lut) on the fit half: "
             f"{fit_scale(fit, 'da_lut'):.3f}. (Equal to the constants above when they were fitted on this set.) "
             f"Those constants on the held-out half: median ratio {check['median_ratio']:.3f}, median abs log2 "
             f"{check['median_abs_log2']:.3f}, Spearman {check['spearman']:.3f}.", "",
+            f"1 / median(da_reg_bits / syn_ff) on the fit half: {fit_scale(fit, 'da_reg_bits', 'syn_ff'):.3f} "
+            f"(`DA_REG_TO_SYN_FF` = {DA_REG_TO_SYN_FF}). yosys keeps at most the declared registers (it drops "
+            "constant and duplicate bits): da_reg_bits >= syn_ff on "
+            f"{int((df['da_reg_bits'] >= df['syn_ff']).sum())} of {len(df)} models.", "",
             f"yosys time per model (wall, shared 2-core machine): median {sec.median():.1f} s, max "
             f"{sec.max():.1f} s over all; {int((~reused).sum())} synthesized in the last session: median "
             f"{sec[~reused].median():.1f} s, max {sec[~reused].max():.1f} s; {int(reused.sum())} taken from the "

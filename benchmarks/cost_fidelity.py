@@ -474,7 +474,11 @@ def yosys_part(args, argv) -> None:
     if seed_csv == "none":
         seed_csv = None
     if args.yosys_report:
-        df = pd.DataFrame(yref.load_cache(args.yosys_cache))
+        rows = yref.load_cache(args.yosys_cache)
+        if not rows:  # a fresh checkout: the committed CSV's synthesized models (their draws are rebuilt)
+            rows = yref.csv_rows(seed_csv)
+            print(f"no models in {args.yosys_cache}; reporting the {len(rows)} synthesized models of {seed_csv}")
+        df = pd.DataFrame(rows)
     else:
         df = pd.DataFrame(yref.run(args.yosys, args.yosys_cache, log=lambda m: print(m, flush=True),
                                    n_conv=args.yosys_conv, seed_csv=seed_csv, worker=worker, workers=workers))

@@ -40,6 +40,16 @@ class KerasNAC(SearchResults):
         baselines: ``True`` enqueues the space's baselines as the first trials; a dict
             ``{name: config}`` adds more; ``False`` skips them.
         cost_options: passed to the cost model, e.g. ``{"input_bits": 16, "reuse_factor": 1}``.
+            Without a ``"strategy"`` the costs describe the firmware the post-search callbacks build
+            (their ``cost_strategy``): ``Synthesis`` and ``HLS4MLExport(strategy="distributed_arithmetic")``
+            make it ``"distributed_arithmetic"``, ``HLS4MLExport(strategy="Latency"/"Resource")`` theirs;
+            without such a callback, ``"latency"``. Callbacks that disagree, or a ``"strategy"`` that none
+            of them builds, raise a ConfigError here. Under ``"distributed_arithmetic"``, ``"estimator"``
+            says what computes ``lut`` and ``ff``: ``"da4ml"`` (the default when da4ml is installed: the
+            yosys-calibrated ``da_syn_lut``/``da_ff`` of each model's da4ml trace, 0.1-20 s per model) or
+            ``"analytical"`` (the formulas, milliseconds). The chosen values are stored in
+            ``self.cost_options`` (and so in the resume check; the default ``"latency"`` stays
+            implicit) and printed at ``verbose >= 1``.
         local_search: a :class:`kerasnac.LocalSearch`; after the global search its best
             candidates get training-HPO, QAT at several precisions and pruning.
         post_search: post-search :class:`kerasnac.callbacks.Callback` objects (e.g.
@@ -129,6 +139,9 @@ class KerasNAC(SearchResults):
                 raise ConfigError(f"{arg} must be kerasnac.callbacks.Callback objects, got {type(cb).__name__}"
                                   + (" (a Keras callback for every trial goes to search(callbacks=[...]))"
                                      if hasattr(cb, "set_model") else "") + ".")
+        #: the cost model's options: the caller's, with the strategy of the callbacks' firmware and
+        #: the estimator filled in (see ``cost_options`` above); ``_cost_notes`` says why
+        self.cost_options, self._cost_notes = resolve_cost_options(self.cost_options, self.post_search)
         self._final_rows: list[dict] = []
         #: Keras callbacks of every trial's fit (search(callbacks=...) replaces them)
         self.fit_callbacks = list(renamed("KerasNAC", "fit_callbacks", fit_callbacks, "search(callbacks=...)", ()))
@@ -153,6 +166,9 @@ class KerasNAC(SearchResults):
         self.run_dir = _rundir.RunDir(self.project_dir)
         # "single", or keras-tuner's gRPC "chief" (holds the oracle) / "worker" (runs trials)
         self.role = distributed.role()
+        if self.verbose and self.role != "worker":
+            for note in self._cost_notes:
+                print(f"kerasnac: {note}")
         _rundir.check_writable(directory)
         if overwrite and self.role != "worker":
             # only an empty folder or one holding kerasnac's marker, and only inside `directory`
@@ -316,10 +332,12 @@ class KerasNAC(SearchResults):
                     rows = self.local_search.refine(model, data, candidate_id=cid, lineage=lineage, directory=directory,
                                                     monitor=monitor, direction=direction, epochs=epochs,
                                                     extra_metrics=extra, extra_costs=self.cost_names,
+                                                    cost_options=self.cost_options,
                                                     log=print if self.verbose else (lambda *a: None))
                 else:
                     rows = [model_row(model, f"{cid}_global", {**lineage, "stage": "global"}, data=data,
-                                      directory=directory, extra_metrics=extra, extra_costs=self.cost_names)]
+                                      directory=directory, extra_metrics=extra, extra_costs=self.cost_names,
+                                      cost_options=self.cost_options)]
             except Exception as e:  # one candidate never stops the others
                 from .local import error_row
 
@@ -396,6 +414,80 @@ class KerasNAC(SearchResults):
             results.write_csv_atomic(df, self.run_dir.file(RunDir.TRIALS))
             results.write_csv_atomic(df[df["on_front"]], self.run_dir.file(RunDir.FRONT))
         return df
+
+
+def _callback_names(declared, strategy: str) -> str:
+    return ", ".join(f"{type(cb).__name__}" + (f"(strategy={cb.strategy!r})" if hasattr(cb, "strategy") else "")
+                     for cb, s in declared if s == strategy)
+
+
+def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
+    """``cost_options`` with ``"strategy"`` taken from the callbacks' ``cost_strategy`` when it has none,
+    and ``"estimator"`` chosen under ``"distributed_arithmetic"``; and the sentences saying what was
+    chosen and why. Raises ConfigError for callbacks that disagree or a strategy none of them builds."""
+    opts, notes = dict(cost_options), []
+    declared = []
+    for cb in callbacks:
+        s = getattr(cb, "cost_strategy", None)
+        if s is None:
+            continue
+        if str(s).lower() not in costs.STRATEGIES:
+            raise ConfigError(f"{type(cb).__name__}.cost_strategy must be one of {costs.STRATEGIES} or None, got {s!r}.")
+        declared.append((cb, str(s).lower()))
+    built = sorted({s for _, s in declared})
+    if "strategy" in opts:
+        strategy = str(opts["strategy"]).lower()
+        if strategy not in costs.STRATEGIES:
+            raise ConfigError(f"cost_options['strategy'] must be one of {costs.STRATEGIES}, got {opts['strategy']!r}.")
+        if built and strategy not in built:
+            who = "; ".join(f"{_callback_names(declared, s)} builds {s!r} firmware" for s in built)
+            raise ConfigError(
+                f"cost_options['strategy']={opts['strategy']!r} ranks the search by {strategy!r} firmware, but the "
+                f"post-search callbacks build other firmware ({who}). Drop cost_options['strategy'] (the costs then "
+                f"describe what the callbacks build), set it to {' or '.join(repr(s) for s in built)}, or change "
+                "the callbacks.")
+        if len(built) > 1:
+            notes.append(f"costs use strategy={strategy!r} (cost_options), the firmware of "
+                         f"{_callback_names(declared, strategy)}; the other post-search callbacks build other firmware")
+    elif len(built) > 1:
+        who = "; ".join(f"{_callback_names(declared, s)} builds {s!r} firmware" for s in built)
+        raise ConfigError(
+            f"the post-search callbacks build different firmware ({who}), and the search's lut/ff/dsp costs can "
+            f"describe one of them. Choose it with cost_options={{'strategy': {built[0]!r}}} (or "
+            f"{' / '.join(repr(s) for s in built[1:])}), or keep callbacks that build the same firmware.")
+    elif built:
+        strategy = built[0]
+        if strategy != "latency":  # the default is left implicit: searches made before keep their fingerprint
+            opts["strategy"] = strategy
+        notes.append(f"costs use strategy={strategy!r}, the firmware that {_callback_names(declared, strategy)} "
+                     "builds (cost_options sets no strategy)")
+    else:
+        strategy = "latency"
+    estimator = opts.get("estimator")
+    try:
+        costs.check_estimator(strategy, estimator)
+    except ValueError as e:
+        raise ConfigError(f"cost_options: {e}") from None
+    if strategy == "distributed_arithmetic" and estimator is None:
+        if opts.get("sparsity") is not None:
+            opts["estimator"] = "analytical"
+            notes.append("lut and ff: analytical estimates (cost_options sets a sparsity, which a da4ml trace of the "
+                         "actual weights cannot follow)")
+        elif costs.da4ml_available():
+            opts["estimator"] = "da4ml"
+            notes.append("lut and ff: da_syn_lut and da_ff of each model's da4ml trace, fitted to yosys "
+                         "(cost_options estimator='analytical' for the faster formulas)")
+        else:
+            opts["estimator"] = "analytical"
+            notes.append("lut and ff: analytical estimates, da4ml is not installed (pip install 'kerasnac[da]' "
+                         "for the yosys-calibrated da4ml ones)")
+    elif estimator == "da4ml" and opts.get("sparsity") is not None:
+        raise ConfigError("cost_options estimator='da4ml' traces each model's actual weights; the sparsity it also "
+                          "sets describes other weights. Drop the sparsity, or use estimator='analytical'.")
+    elif estimator == "da4ml" and not costs.da4ml_available():
+        raise ConfigError("cost_options estimator='da4ml' needs da4ml: pip install 'kerasnac[da]', or use "
+                          "estimator='analytical'.")
+    return opts, notes
 
 
 def _check_option(value, arg: str, cls_name: str):

@@ -13,6 +13,13 @@ the core::
 
 A callback that raises for one candidate does not stop the others: the pipeline records
 ``<name>_error`` in that candidate's row.
+
+A callback that builds firmware says which with :attr:`Callback.cost_strategy`; ``KerasNAC`` then
+computes the search's hardware costs for that firmware (its ``cost_options["strategy"]``) unless
+``cost_options`` sets a strategy itself::
+
+    class MyRTL(Callback):
+        cost_strategy = "distributed_arithmetic"   # or "latency", "resource"
 """
 
 from __future__ import annotations
@@ -75,6 +82,11 @@ class Callback:
     """Base class of post-search callbacks. Override the hooks you need."""
 
     name: str = "callback"
+    #: the hls4ml strategy of the firmware this callback builds (``"latency"``, ``"resource"`` or
+    #: ``"distributed_arithmetic"``), or ``None`` (it builds none). ``KerasNAC`` takes
+    #: ``cost_options["strategy"]`` from its post-search callbacks when ``cost_options`` has none, so
+    #: that the search ranks by the firmware that is built; callbacks that disagree are a ConfigError.
+    cost_strategy: str | None = None
 
     def on_candidate(self, candidate: Candidate) -> dict | None:
         """Called for every candidate model; return columns to add to its results row."""

@@ -204,6 +204,12 @@ class HLS4MLExport(Callback):
         self.layer_config = layer_config or {}
         self.csim_timeout = csim_timeout
 
+    @property
+    def cost_strategy(self) -> str:
+        """``"latency"``, ``"resource"`` or ``"distributed_arithmetic"``: the firmware this callback
+        builds, which a KerasNAC search with it ranks by (see :attr:`Callback.cost_strategy`)."""
+        return self.strategy.lower()
+
     # ------------------------------------------------------------------ steps
     def project_dir(self, candidate: Candidate) -> str:
         if os.path.isabs(self.output_dir):

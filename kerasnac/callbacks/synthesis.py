@@ -23,7 +23,7 @@ Each column says where it comes from: ``syn_source`` names what produced the ``s
 logic synthesis of the da4ml design, not place and route) and ``da_lut``/``da_depth`` are da4ml's cost
 of the traced graph. This callback never writes ``resource_source``: that column belongs to
 :class:`HLS4MLExport` and describes its ``lut, ff, dsp, bram, latency_cycles`` (``"synthesis"``: the
-vendor HLS report, ``"estimated"``: kerasnac's analytical estimate), so a final table with both
+vendor HLS report, ``"estimated"``: kerasnac's estimate at the export's strategy), so a final table with both
 callbacks says what produced each number. A failure of one candidate is recorded in ``syn_error``
 and never stops the others.
 """
@@ -48,13 +48,18 @@ class Synthesis(Callback):
             ``<output_dir>/<candidate_id>``. Folders are marked as kerasnac's; a foreign folder is
             never deleted (an error names it).
         input_kif: (sign, integer, fractional) bits of the inputs, default ``ap_fixed<16,6>``.
-        latency_cutoff: adder delays per pipeline stage of the Verilog (registers between stages).
+        latency_cutoff: adder delays per pipeline stage of the Verilog (registers between stages);
+            the cost ``da_ff`` (and ``ff`` of a search with this callback) counts the registers at
+            the default, ``kerasnac.hardware.PIPELINE_LATENCY_CUTOFF``.
         n_samples: validation inputs for the RTL check.
         synth, simulate: run yosys / verilator; ``None``: when the tool is on PATH.
         timeout: seconds allowed for one yosys or verilator run.
     """
 
     name = "synthesis"
+    #: the design built is da4ml's distributed arithmetic: a KerasNAC search with this callback ranks
+    #: by the DA costs (``lut``/``ff`` from the model's da4ml trace, see ``kerasnac.costs._estimator``)
+    cost_strategy = "distributed_arithmetic"
 
     def __init__(self, output_dir: str = "rtl", input_kif=(1, 5, 10), latency_cutoff: float = 5.0,
                  n_samples: int = 50, synth: bool | None = None, simulate: bool | None = None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UnknownCostError  # noqa: F401  (raised here; defined with every error class)
+from . import _estimator
 from ._table import layer_table
 
 DIRECTIONS = ("min", "max")
@@ -39,8 +40,11 @@ class Cost:
     default: bool = True
 
     def __call__(self, model, **opts) -> float:
-        """The cost of ``model``; ``opts`` are :func:`layer_table` options (table-based costs only)."""
-        return float(self.fn(layer_table(model, **opts)) if self.uses_table else self.fn(model))
+        """The cost of ``model``; ``opts`` are :func:`evaluate`'s options (table-based costs only)."""
+        if self.uses_table and self.name in _COSTS and _COSTS[self.name] is self:
+            return evaluate(model, [self.name], **opts)[self.name]
+        return float(self.fn(layer_table(model, **_estimator.table_options(opts))) if self.uses_table
+                     else self.fn(model))
 
 
 _COSTS: dict[str, Cost] = {}
@@ -129,14 +133,27 @@ def evaluate(model, names=None, *, extra=(), **opts) -> dict[str, float]:
     registered names in ``extra`` (e.g. a search's objectives such as ``da_lut``). ``opts`` go to
     :func:`layer_table` (``sparsity``, ``input_bits``, ``reuse_factor``, ``strategy``, ``io_type``);
     user costs receive only the model.
+
+    ``estimator`` (``"da4ml"`` or ``"analytical"``; default: da4ml when it is installed) says what
+    computes ``lut`` and ``ff`` under ``strategy="distributed_arithmetic"``: with ``"da4ml"`` they are
+    ``da_syn_lut`` and ``da_ff``, the yosys-calibrated costs of the model's da4ml trace (a model
+    da4ml cannot trace gets the analytical numbers, with a warning); see ``_estimator``.
     """
     if names is None:
         names = default_costs() + [n for n in extra if is_cost(n) and not _COSTS[n].default]
     elif isinstance(names, str):
         names = [names]
     costs = [get_cost(n) for n in names]
+    estimator = opts.pop("estimator", None)
+    _estimator.check(opts.get("strategy", "latency"), estimator)
     table = layer_table(model, **opts) if any(c.uses_table for c in costs) else None
-    return {c.name: float(c.fn(table) if c.uses_table else c.fn(model)) for c in costs}
+    out = {c.name: float(c.fn(table) if c.uses_table else c.fn(model)) for c in costs}
+    swap = [n for n in _estimator.DA4ML_COSTS if n in out]  # built-in names: never replaced by a user cost
+    if swap and _estimator.resolve(opts.get("strategy", "latency"), estimator, opts.get("sparsity")) == "da4ml":
+        da = _estimator.da4ml_resources(model, opts.get("input_bits", 16))
+        if da is not None:
+            out.update({n: float(da[n]) for n in swap})
+    return out
 
 
 def weighted(**weights: float) -> Callable:

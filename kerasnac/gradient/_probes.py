@@ -89,7 +89,9 @@ class Prober:
     def __init__(self, metrics: dict, cost_options: dict | None = None):
         self.metrics = dict(metrics)
         self.names = list(self.metrics)
-        self.opts = dict(cost_options or {})
+        # the layer table's options: under strategy="distributed_arithmetic" the supernet's per-layer
+        # costs are the analytical formulas whatever the estimator (a da4ml trace is of a whole model)
+        self.opts = costs.table_options(dict(cost_options or {}))
         self.opts.pop("input_bits", None)
         self._structs: dict = {}
         self._cache: dict = {}

@@ -127,9 +127,9 @@ class GradientResults:
         return _front.plot_front(self, objectives, path)
 
     def model_costs(self, model) -> dict:
-        """The search's cost metric(s) of a built model, from the cost model on the whole model."""
-        opts = {k: v for k, v in self.cost_options.items()}
-        table = costs.layer_table(model, **opts)
+        """The search's cost metric(s) of a built model, from the cost model on the whole model (the
+        layer table: analytical, as the supernet's costs, whatever ``cost_options["estimator"]``)."""
+        table = costs.layer_table(model, **costs.table_options(self.cost_options))
         return {k: float(fn(table)) for k, fn in self.metrics.items()}
 
     def summary(self) -> pd.DataFrame:

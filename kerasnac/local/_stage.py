@@ -61,18 +61,23 @@ class LocalSearch:
     # ------------------------------------------------------------------ one candidate
     def refine(self, model, data: LocalData, *, candidate_id: str, lineage: dict, directory: str,
                monitor: str = "val_accuracy", direction: str = "max", epochs: int = 5,
-               extra_metrics=None, extra_costs=(), log=print):
+               extra_metrics=None, extra_costs=(), cost_options=None, log=print):
         """Run HPO → QAT → pruning on one trained model. Returns a list of result rows.
 
         Resumable: every finished variant is kept in ``<directory>/<variant id>/`` (``model.keras``
         and ``row.json``, both written atomically). A rerun in the same directory loads the
         finished variants instead of training them again and runs only what is missing (an
         interrupted training-HPO reloads its keras-tuner state and continues).
+
+        ``cost_options`` go to :func:`kerasnac.costs.evaluate` for each variant's costs (a search
+        passes its own, so the final table's ``lut``/``ff``/``dsp`` describe the same firmware as
+        its trials').
         """
         epochs = self.epochs or epochs
         qat_epochs = self.qat_epochs or max(1, epochs // 2)
         rows: list[dict] = []
-        ctx = dict(data=data, directory=directory, extra_metrics=extra_metrics, extra_costs=extra_costs)
+        ctx = dict(data=data, directory=directory, extra_metrics=extra_metrics, extra_costs=extra_costs,
+                   cost_options=cost_options)
 
         def record(stage, m, cid, **lin):
             rows.append(_row(m, cid, {**lineage, "stage": stage, **lin}, **ctx))
@@ -194,11 +199,12 @@ def _error_row(cid, lineage, exc) -> dict:
     return {"candidate_id": cid, **lineage, "status": "FAILED", "error": failure_reason(exc)}
 
 
-def _row(model, cid, lineage, *, data, directory, extra_metrics, extra_costs=()) -> dict:
-    """Evaluate, cost and save one variant as a result row."""
+def _row(model, cid, lineage, *, data, directory, extra_metrics, extra_costs=(), cost_options=None) -> dict:
+    """Evaluate, cost (with ``cost_options``, see :func:`kerasnac.costs.evaluate`) and save one variant
+    as a result row."""
     row = {"candidate_id": cid, **lineage, "status": "COMPLETED"}
     row.update(evaluate(model, data.val()))
-    row.update(costs.evaluate(model, extra=extra_costs))
+    row.update(costs.evaluate(model, extra=extra_costs, **(cost_options or {})))
     row["sparsity"] = kernel_sparsity(model)
     for name, fn in (extra_metrics or {}).items():
         try:
