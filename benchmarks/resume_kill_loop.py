@@ -4,7 +4,9 @@
 
 Each round runs ``python -m kerasnac search CONFIG.yaml`` (the same command every time, so
 ``overwrite`` stays false), waits until a trial of this run is running, then a random 0-SPREAD s
-more (spanning several trials: training, result writes, the next proposal), and sends SIGKILL. After every kill all result files (trial.json, oracle.json, CSV) must parse. A trial
+more (spanning several trials: training, result writes, the next proposal; after the first kill SPREAD
+shrinks to the time the remaining trials should take divided among the kills still to make), and
+sends SIGKILL. After every kill all result files (trial.json, oracle.json, CSV) must parse. A trial
 counts as *lost* if it was COMPLETED at some kill and is not COMPLETED with the same metrics at the
 end. The last line printed is a JSON summary.
 """
@@ -92,7 +94,13 @@ def main():
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline and not running(project, launched):
             time.sleep(0.1)
-        delay = rng.uniform(0, args.spread)
+        # Kill within the time the remaining trials should take, shared among the kills still to make, so
+        # that fast trials (or a fast machine) do not let the search finish before --kills kills.
+        done_now, alive = len(completed(project)), sum(r["after_s"] for r in log)
+        window = args.spread
+        if done_now and alive > 0:
+            window = min(window, max(0.5, alive / done_now * (args.max_trials - done_now) / (args.kills - kills + 1)))
+        delay = rng.uniform(0, window)
         time.sleep(delay)
         if proc.poll() is not None:  # the search finished before the kill
             break

@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 
-from . import _data, _rundir, _worker, costs, distributed, objectives as _objectives, results
+from . import _data, _options, _rundir, _worker, costs, distributed, objectives as _objectives, results
 from ._deprecation import renamed
 from ._keras import kt
 from ._shapes_only import shapes_only
@@ -141,7 +141,7 @@ class KerasNAC(SearchResults):
                                      if hasattr(cb, "set_model") else "") + ".")
         #: the cost model's options: the caller's, with the strategy of the callbacks' firmware and
         #: the estimator filled in (see ``cost_options`` above); ``_cost_notes`` says why
-        self.cost_options, self._cost_notes = resolve_cost_options(self.cost_options, self.post_search)
+        self.cost_options, self._cost_notes = _options.resolve_cost_options(self.cost_options, self.post_search)
         self._final_rows: list[dict] = []
         #: Keras callbacks of every trial's fit (search(callbacks=...) replaces them)
         self.fit_callbacks = list(renamed("KerasNAC", "fit_callbacks", fit_callbacks, "search(callbacks=...)", ()))
@@ -183,9 +183,9 @@ class KerasNAC(SearchResults):
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-            screening=_check_option(screening, "screening", "Screening"), exact_costs=self._exact_costs,
-            initial=_initial_option(initial),
-            fidelity=_check_option(fidelity, "fidelity", "SuccessiveHalving"),
+            screening=_options.check_option(screening, "screening", "Screening"), exact_costs=self._exact_costs,
+            initial=_options.initial_option(initial),
+            fidelity=_options.check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
         self.fidelity = self.oracle.fidelity
         self._bar = None
@@ -414,106 +414,6 @@ class KerasNAC(SearchResults):
             results.write_csv_atomic(df, self.run_dir.file(RunDir.TRIALS))
             results.write_csv_atomic(df[df["on_front"]], self.run_dir.file(RunDir.FRONT))
         return df
-
-
-def _callback_names(declared, strategy: str) -> str:
-    return ", ".join(f"{type(cb).__name__}" + (f"(strategy={cb.strategy!r})" if hasattr(cb, "strategy") else "")
-                     for cb, s in declared if s == strategy)
-
-
-def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
-    """``cost_options`` with ``"strategy"`` taken from the callbacks' ``cost_strategy`` when it has none,
-    and ``"estimator"`` chosen under ``"distributed_arithmetic"``; and the sentences saying what was
-    chosen and why. Raises ConfigError for callbacks that disagree or a strategy none of them builds."""
-    opts, notes = dict(cost_options), []
-    declared = []
-    for cb in callbacks:
-        s = getattr(cb, "cost_strategy", None)
-        if s is None:
-            continue
-        if str(s).lower() not in costs.STRATEGIES:
-            raise ConfigError(f"{type(cb).__name__}.cost_strategy must be one of {costs.STRATEGIES} or None, got {s!r}.")
-        declared.append((cb, str(s).lower()))
-    built = sorted({s for _, s in declared})
-    if "strategy" in opts:
-        strategy = str(opts["strategy"]).lower()
-        if strategy not in costs.STRATEGIES:
-            raise ConfigError(f"cost_options['strategy'] must be one of {costs.STRATEGIES}, got {opts['strategy']!r}.")
-        if built and strategy not in built:
-            who = "; ".join(f"{_callback_names(declared, s)} builds {s!r} firmware" for s in built)
-            raise ConfigError(
-                f"cost_options['strategy']={opts['strategy']!r} ranks the search by {strategy!r} firmware, but the "
-                f"post-search callbacks build other firmware ({who}). Drop cost_options['strategy'] (the costs then "
-                f"describe what the callbacks build), set it to {' or '.join(repr(s) for s in built)}, or change "
-                "the callbacks.")
-        if len(built) > 1:
-            notes.append(f"costs use strategy={strategy!r} (cost_options), the firmware of "
-                         f"{_callback_names(declared, strategy)}; the other post-search callbacks build other firmware")
-    elif len(built) > 1:
-        who = "; ".join(f"{_callback_names(declared, s)} builds {s!r} firmware" for s in built)
-        raise ConfigError(
-            f"the post-search callbacks build different firmware ({who}), and the search's lut/ff/dsp costs can "
-            f"describe one of them. Choose it with cost_options={{'strategy': {built[0]!r}}} (or "
-            f"{' / '.join(repr(s) for s in built[1:])}), or keep callbacks that build the same firmware.")
-    elif built:
-        strategy = built[0]
-        if strategy != "latency":  # the default is left implicit: searches made before keep their fingerprint
-            opts["strategy"] = strategy
-        notes.append(f"costs use strategy={strategy!r}, the firmware that {_callback_names(declared, strategy)} "
-                     "builds (cost_options sets no strategy)")
-    else:
-        strategy = "latency"
-    estimator = opts.get("estimator")
-    try:
-        costs.check_estimator(strategy, estimator)
-    except ValueError as e:
-        raise ConfigError(f"cost_options: {e}") from None
-    if strategy == "distributed_arithmetic" and estimator is None:
-        if opts.get("sparsity") is not None:
-            opts["estimator"] = "analytical"
-            notes.append("lut and ff: analytical estimates (cost_options sets a sparsity, which a da4ml trace of the "
-                         "actual weights cannot follow)")
-        elif costs.da4ml_available():
-            opts["estimator"] = "da4ml"
-            notes.append("lut and ff: da_syn_lut and da_ff of each model's da4ml trace, fitted to yosys "
-                         "(cost_options estimator='analytical' for the faster formulas)")
-        else:
-            opts["estimator"] = "analytical"
-            notes.append("lut and ff: analytical estimates, da4ml is not installed (pip install 'kerasnac[da]' "
-                         "for the yosys-calibrated da4ml ones)")
-    elif estimator == "da4ml" and opts.get("sparsity") is not None:
-        raise ConfigError("cost_options estimator='da4ml' traces each model's actual weights; the sparsity it also "
-                          "sets describes other weights. Drop the sparsity, or use estimator='analytical'.")
-    elif estimator == "da4ml" and not costs.da4ml_available():
-        raise ConfigError("cost_options estimator='da4ml' needs da4ml: pip install 'kerasnac[da]', or use "
-                          "estimator='analytical'.")
-    return opts, notes
-
-
-def _check_option(value, arg: str, cls_name: str):
-    import kerasnac
-
-    cls = getattr(kerasnac, cls_name)
-    if value is None or value is False:
-        return None
-    if value is True:
-        return cls()
-    if isinstance(value, cls):
-        return value
-    raise ConfigError(f"{arg} must be True, False/None or a kerasnac.{cls_name}, got {type(value).__name__}.")
-
-
-def _initial_option(value):
-    from .evolution import CostStratified, RandomInitial
-
-    if value in (None, "random"):
-        return RandomInitial()
-    if value == "stratified":
-        return CostStratified()
-    if hasattr(value, "candidates") and callable(getattr(value, "choose", None)):
-        return value
-    raise ConfigError(f"initial must be 'random', 'stratified' or a strategy with `candidates` and `choose` "
-                      f"(kerasnac.evolution.CostStratified(...)), got {value!r}.")
 
 
 __all__ = ["KerasNAC", "Objective"]

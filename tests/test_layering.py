@@ -22,7 +22,7 @@ LAYERS = [
     ("space, costs, objectives, data", {"space", "costs", "objectives", "results", "_data", "_compile", "datasets", "hardware"}),
     ("search strategies, local stage, callbacks", {"oracle", "_tuner", "screening", "fidelity", "gradient", "local",
                                                    "callbacks", "evolution", "pareto_search"}),
-    ("facade and CLI", {"nac", "_reports", "_gradient_run", "_runconfig", "_worker", "cli", "__main__", "demo", "studies", "__init__"}),
+    ("facade and CLI", {"nac", "_options", "_reports", "_gradient_run", "_runconfig", "_worker", "cli", "__main__", "demo", "studies", "__init__"}),
 ]
 LAYER_OF = {name: i for i, (_, names) in enumerate(LAYERS) for name in names}
 
