@@ -204,7 +204,12 @@ class KerasNAC(SearchResults):
         see ``_shapes_only``; no training)."""
         with shapes_only():
             model = self.space.model_from_values(values)
-        return costs.evaluate(model, extra=self.cost_names, **self.cost_options)
+        opts = self.cost_options
+        used = {o.name for o in self.objectives} | {c.metric for c in self.constraints}
+        if opts.get("estimator") == "da4ml" and not used & {"lut", "ff"}:
+            # the search uses no lut/ff before training: spare the screening a da4ml trace per candidate
+            opts = {**opts, "estimator": "analytical"}
+        return costs.evaluate(model, extra=self.cost_names, **opts)
 
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],

@@ -42,9 +42,9 @@ class MyRTL(Callback):
     cost_strategy = "resource"
 
 
-def nac(tmp_path, post_search=(), cost_options=None, **kw):
+def nac(tmp_path, post_search=(), cost_options=None, objectives=("val_accuracy", "lut"), **kw):
     kw.setdefault("verbose", 0)
-    return kn.KerasNAC(small_space(), ["val_accuracy", "lut"], max_trials=2, population_size=2,
+    return kn.KerasNAC(small_space(), list(objectives), max_trials=2, population_size=2,
                        directory=str(tmp_path), seed=0, baselines=False, post_search=list(post_search),
                        cost_options=cost_options, **kw)
 
@@ -238,3 +238,16 @@ def test_workers_and_the_gradient_search_get_the_chosen_options(tmp_path, jets, 
     with pytest.raises(Stop):
         g.fit(xt[:100], yt[:100], validation_data=(xv[:50], yv[:50]), epochs=1, batch_size=64)
     assert seen["options"] == {"strategy": DA, "estimator": "da4ml"} and seen["prober"] == {"strategy": DA}
+
+
+def test_exact_costs_trace_with_da4ml_only_when_the_search_ranks_by_lut_or_ff(tmp_path, monkeypatch):
+    calls = []
+    real = _estimator.da4ml_resources
+    monkeypatch.setattr(_estimator, "da4ml_resources", lambda *a, **k: calls.append(1) or real(*a, **k))
+    values = {}
+    by_bops = nac(tmp_path / "a", [Synthesis()], objectives=["val_accuracy", "bops"])
+    by_bops._exact_costs(values)
+    assert calls == []  # objectives val_accuracy and bops: the screening needs no da4ml trace
+    by_lut = nac(tmp_path / "b", [Synthesis()], objectives=["val_accuracy", "lut"])
+    got = by_lut._exact_costs(values)
+    assert calls == [1] and got["lut"] > 0
