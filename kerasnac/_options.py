@@ -57,7 +57,7 @@ def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
         strategy = "latency"
     estimator = opts.get("estimator")
     try:
-        costs.check_estimator(strategy, estimator)
+        costs.check_estimator(strategy, estimator, opts.get("sparsity"))
     except ValueError as e:
         raise ConfigError(f"cost_options: {e}") from None
     if strategy == "distributed_arithmetic" and estimator is None:
@@ -73,9 +73,6 @@ def resolve_cost_options(cost_options: dict, callbacks) -> tuple[dict, list]:
             opts["estimator"] = "analytical"
             notes.append("lut and ff: analytical estimates, da4ml is not installed (pip install 'kerasnac[da]' "
                          "for the yosys-calibrated da4ml ones)")
-    elif estimator == "da4ml" and opts.get("sparsity") is not None:
-        raise ConfigError("cost_options estimator='da4ml' traces each model's actual weights; the sparsity it also "
-                          "sets describes other weights. Drop the sparsity, or use estimator='analytical'.")
     elif estimator == "da4ml" and not costs.da4ml_available():
         raise ConfigError("cost_options estimator='da4ml' needs da4ml: pip install 'kerasnac[da]', or use "
                           "estimator='analytical'.")

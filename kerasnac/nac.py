@@ -161,6 +161,10 @@ class KerasNAC(SearchResults):
         self.cost_names = [n for n in [o.name for o in self.objectives] + [c.metric for c in self.constraints]
                            if costs.is_cost(n)]
         self.population_size = population_size
+        self._exact_cost_options = dict(self.cost_options)
+        if self.cost_options.get("estimator") == "da4ml" and not {"lut", "ff"} & set(self.cost_names):
+            # no objective or constraint is lut/ff: spare the screening a da4ml trace per candidate
+            self._exact_cost_options["estimator"] = "analytical"
         _rundir.check_project_name(project_name)
         self.project_dir = os.path.join(directory, project_name)
         self.run_dir = _rundir.RunDir(self.project_dir)
@@ -204,12 +208,7 @@ class KerasNAC(SearchResults):
         see ``_shapes_only``; no training)."""
         with shapes_only():
             model = self.space.model_from_values(values)
-        opts = self.cost_options
-        used = {o.name for o in self.objectives} | {c.metric for c in self.constraints}
-        if opts.get("estimator") == "da4ml" and not used & {"lut", "ff"}:
-            # the search uses no lut/ff before training: spare the screening a da4ml trace per candidate
-            opts = {**opts, "estimator": "analytical"}
-        return costs.evaluate(model, extra=self.cost_names, **opts)
+        return costs.evaluate(model, extra=self.cost_names, **self._exact_cost_options)
 
     def _meta(self) -> dict:
         return {"objectives": [[o.name, o.direction] for o in self.objectives],

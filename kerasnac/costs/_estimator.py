@@ -46,8 +46,9 @@ def table_options(opts: dict) -> dict:
     return {k: v for k, v in opts.items() if k not in EVALUATE_ONLY}
 
 
-def check(strategy, estimator) -> None:
-    """Raise ``ValueError`` for an unknown estimator or ``"da4ml"`` under a strategy it does not describe."""
+def check(strategy, estimator, sparsity=None) -> None:
+    """Raise ``ValueError`` for an unknown estimator, ``"da4ml"`` under a strategy it does not describe,
+    or ``"da4ml"`` with a ``sparsity`` (which describes other weights than the ones it traces)."""
     if estimator is None:
         return
     if estimator not in ESTIMATORS:
@@ -57,15 +58,15 @@ def check(strategy, estimator) -> None:
         raise ValueError(f"estimator='da4ml' describes the distributed-arithmetic design; it needs "
                          f"strategy='distributed_arithmetic', got strategy={strategy!r}. Drop the estimator "
                          f"or set that strategy.")
+    if estimator == "da4ml" and sparsity is not None:
+        raise ValueError("estimator='da4ml' traces the model's actual weights; sparsity= describes other weights. "
+                         "Use estimator='analytical' with sparsity=, or prune the model.")
 
 
 def resolve(strategy, estimator, sparsity=None) -> str:
     """The estimator :func:`kerasnac.costs.evaluate` uses: ``estimator`` if given, else ``"da4ml"``
     under the DA strategy when da4ml is importable and no ``sparsity`` overrides the weights."""
-    check(strategy, estimator)
-    if estimator == "da4ml" and sparsity is not None:
-        raise ValueError("estimator='da4ml' traces the model's actual weights; sparsity= describes other weights. "
-                         "Use estimator='analytical' with sparsity=, or prune the model.")
+    check(strategy, estimator, sparsity)
     if estimator is not None:
         return estimator
     if str(strategy).lower() != DA or sparsity is not None:
