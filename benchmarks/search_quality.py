@@ -23,6 +23,7 @@ Writes ``<out>/search_quality_<task>.csv`` (one row per trial) and ``..._<task>.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -38,9 +39,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # deepsets: accuracy 0.2 = chance; 10^8 BOPs is above the largest jets_deepsets model (10^7.8, all 32-bit).
 REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
-# selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both
+# selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
+# The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
+# screening of the runs recorded before quality=0.5 became the default); _q50 against the median trial.
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
-           "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -48,8 +51,9 @@ def kerasnac_options(method, args):
     ``kerasnac_default`` is KerasNAC's default configuration, whatever it is at the time of the run."""
     import kerasnac as kn
 
-    screen = kn.Screening(candidates=args.candidates)
-    k0e4 = kn.Screening(candidates=args.candidates, kappa=0.0, exact=4)
+    screen = kn.Screening(candidates=args.candidates, quality=None)
+    k0e4 = kn.Screening(candidates=args.candidates, kappa=0.0, exact=4, quality=None)
+    q50, k0e4_q50 = (dataclasses.replace(s, quality=0.5) for s in (screen, k0e4))
     mf = kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta)
     return {"kerasnac_default": {},
             "kerasnac": {"screening": None},
@@ -57,6 +61,8 @@ def kerasnac_options(method, args):
             "kerasnac_strat": {"screening": screen, "initial": "stratified"},
             "kerasnac_k0e4": {"screening": k0e4, "initial": "random"},
             "kerasnac_strat_k0e4": {"screening": k0e4, "initial": "stratified"},
+            "kerasnac_strat_q50": {"screening": q50, "initial": "stratified"},
+            "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
 

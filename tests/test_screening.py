@@ -18,7 +18,7 @@ def exact_f1(values):
 
 @pytest.mark.parametrize("kwargs", [{"candidates": 0}, {"candidates": True}, {"exact": 0},
                                     {"kappa": -1.0}, {"kappa": float("nan")}, {"min_trials": 1},
-                                    {"n_estimators": 1}])
+                                    {"n_estimators": 1}, {"quality": 0}, {"quality": 1.5}, {"quality": True}])
 def test_bad_options_are_rejected(kwargs):
     with pytest.raises(ValueError, match="Screening"):
         kn.Screening(**kwargs)
@@ -71,6 +71,28 @@ def test_choose_prefers_the_child_that_extends_the_front():
     budget = [Constraint.parse("bops <= 150")]
     pick = scr.choose(kn.Screening(exact=3, kappa=0.0), children, hist, objectives, cost, budget, enc, seed=0)
     assert children[pick]["w"] == 1
+
+
+def test_gain_counts_only_children_better_than_the_quality_quantile():
+    # minimised (-accuracy, bops): a front from accurate and dear to poor and cheap
+    Y = np.array([[-0.9, 10.0], [-0.8, 5.0], [-0.5, 2.0], [-0.2, 1.0], [-0.4, 8.0], [-0.3, 9.0]])
+    cheap_poor, dear_good = [-0.3, 0.5], [-0.85, 6.0]
+    points = np.array([cheap_poor, dear_good])
+    worst = scr._gain(points, Y)  # reference: the worst record
+    assert worst[0, 0] > 0 and worst[1, 0] > 0
+    median = scr._gain(points, Y, {0: 0.5})  # reference on the accuracy axis: the median record (-0.45)
+    assert median[0, 0] == 0  # worse than half the trials: adds nothing, however cheap
+    assert median[1, 0] > 0
+    assert np.allclose(scr._gain(points, Y, {0: 1.0}), worst)
+
+
+def test_quality_reference_applies_to_the_trained_metric_only():
+    cost = scr.CostCache(lambda v: {"bops": 100.0 * v["w"]})
+    names = ["acc", "bops"]
+    assert scr._quality_columns(0.5, names, cost, [{"w": 2}]) == {0: 0.5}
+    assert cost.names == {"bops"}  # learnt once, from a cached build
+    assert scr._quality_columns(None, names, cost, [{"w": 2}]) == {}
+    assert scr._quality_columns(0.5, names, None, [{"w": 2}]) == {0: 0.5, 1: 0.5}
 
 
 def test_choose_takes_the_first_child_until_enough_trials():
