@@ -41,7 +41,7 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
-# screening of the runs recorded before quality=0.5 became the default); _q50 against the median trial.
+# default); _q50 against the median trial (Screening(quality=0.5)).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 

@@ -12,11 +12,9 @@ that promises the largest gain:
    ``ExtraTreesRegressor``) fitted on the completed trials' hyperparameter encodings, and score
    each child by the hypervolume its optimistic prediction ``mean - kappa * std`` would add to
    the current front (lower-confidence bound; cost-like objectives on a log scale; more than two
-   objectives use a domination count instead). The hypervolume's reference on a trained metric
-   is the ``quality`` quantile of the completed trials (default the median), not their worst: a
-   cheap child whose metric is worse than half the trials adds nothing, so the search spends its
-   trainings where a model could be chosen, not at the cheap end of the space where the models
-   are poor (on the short Bragg benchmark that end took most of the trials);
+   objectives use a domination count instead). The hypervolume's reference is the worst
+   completed trial (scaled by 1.1); ``quality=q`` moves it, on the trained metric, to the ``q``
+   quantile of the trials, so that a cheap child worse than that adds nothing;
 3. for the ``exact`` best-scored children, compute the costs exactly (``cost_fn``: build the
    model, run ``kerasnac.costs``; cached by hyperparameter values). Building a model is the
    expensive step (about 0.15 s for a jets MLP, 0.3 s for BraggNN on this project's CI
@@ -54,10 +52,12 @@ class Screening:
         kappa: optimism of the lower-confidence bound, in units of the trees' spread.
         min_trials: ranked trials needed before the surrogate is used (``None``: the population size).
         n_estimators: trees in the surrogate.
-        quality: quantile of the completed trials' trained metric that is the hypervolume's reference
-            on that axis (0.5: only children predicted better than the median trial add area;
-            ``None``: the worst trial, scaled by 1.1, as before 0.5 was the default). Objectives the
-            oracle computes exactly (the costs) keep the worst trial as reference.
+        quality: ``None`` (default): the hypervolume's reference is the worst trial, scaled by 1.1.
+            A quantile ``q``: on the trained metric the reference is the ``q`` quantile of the
+            completed trials (0.5: only children predicted better than the median trial add area,
+            for searches where only the better half of the quality range matters). Objectives the
+            oracle computes exactly (the costs) keep the worst trial. Measured in
+            ``docs/benchmarks.md`` (section 0): 0.5 tied on short Bragg runs and lost on jets.
     """
 
     candidates: int = 8
@@ -65,7 +65,7 @@ class Screening:
     kappa: float = 1.0
     min_trials: int | None = None
     n_estimators: int = 64
-    quality: float | None = 0.5
+    quality: float | None = None
 
     def __post_init__(self):
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
