@@ -20,7 +20,7 @@ fi
 quiet() { "$@" 2>&1 | grep --line-buffered -v -E '^(I0000|E0000|W0000|WARNING: All log messages before absl)'; }
 case "${1:-test}" in
   demo) shift; quiet .venv/bin/python -m kerasnac.demo "$@" ;;
-  test) shift; quiet .venv/bin/python -m pytest -q -n 2 -m "not slow" "$@" ;;
+  test) shift; quiet .venv/bin/python -m pytest -q -n 2 --dist worksteal -m "not slow" "$@" ;;
   slow) shift; quiet .venv/bin/python -m pytest -q -m slow "$@" ;;
   *) echo "usage: bash dev.sh [demo|test|slow]" >&2; exit 2 ;;
 esac

@@ -44,6 +44,7 @@ def test_bragg_notebook_small(tmp_path):
     assert p["headline"].startswith("bragg:")
 
 
+@pytest.mark.slow  # the longest notebook (three parts); the Bragg and calorimeter notebooks run by default
 def test_jets_notebook_small(tmp_path):
     p = run_notebook("jet_tagging.ipynb", tmp_path, STUDY_PROBE, QUICK=True, HLS=False, DIRECTORY=str(tmp_path))
     # the probe sees the last part (the HLF MLP): two baselines, float and 6-bit
@@ -71,6 +72,7 @@ def test_calorimeter_notebook_small(tmp_path):
     assert p["headline"].startswith("calorimeter:")
 
 
+@pytest.mark.slow  # the gradient API is exercised by tests/test_gradient*.py in the default suite
 def test_gradient_notebook_small(tmp_path):
     p = run_notebook("04_gradient_search.ipynb", tmp_path,
                      "{'epochs': len(gs.history_dataframe()), 'metrics': sorted(set(gb.summary()['metric'])), "

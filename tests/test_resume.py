@@ -200,6 +200,7 @@ def test_kill9_loop_loses_no_trial(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the local stage
+@pytest.mark.slow  # test_kill9_mid_trial_then_resume keeps a kill -9 in the default suite
 def test_kill9_during_local_stage_then_resume(tmp_path):
     """kill -9 once the local stage has finished its HPO and first QAT variant; the rerun loads the
     finished variants (their files untouched), runs only the missing ones, and the final table is complete."""
