@@ -126,18 +126,28 @@ def fingerprint(x, y, validation_data, validation_split, epochs, batch_size, *, 
                 cost_options=None) -> dict:
     """What makes two trials comparable: the same training budget, data, fidelity/screening settings and
     cost model (JSON-safe). Per-trial Keras callbacks are left out: a logger or a timer must not block a resume."""
-    from dataclasses import asdict
-
     val = tuple(validation_data) if isinstance(validation_data, (tuple, list)) else (validation_data,)
     return json.loads(json.dumps({
         "epochs": epochs, "batch_size": batch_size,
         "validation_split": None if validation_data is not None else validation_split,
         "training data": data_digest(x, y),
         "validation data": data_digest(*val) if validation_data is not None else None,
-        "fidelity": asdict(fidelity) if fidelity is not None else None,
-        "screening": asdict(screening) if screening else None,
+        "fidelity": _options_record(fidelity) if fidelity is not None else None,
+        "screening": _options_record(screening) if screening else None,
         "cost_options": cost_options,
     }, default=str))
+
+
+def _options_record(options) -> dict:
+    """A dataclass of search options as a fingerprint entry, without the fields it lists in
+    ``FINGERPRINT_OPTIONAL`` while they hold their listed value (fields added later)."""
+    from dataclasses import asdict
+
+    record = asdict(options)
+    for name, value in getattr(options, "FINGERPRINT_OPTIONAL", {}).items():
+        if name in record and record[name] == value:
+            del record[name]
+    return record
 
 
 def fingerprint_changes(old: dict, new: dict) -> list[str]:

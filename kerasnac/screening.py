@@ -68,6 +68,10 @@ class Screening:
     n_estimators: int = 64
     quality: float | None = None
 
+    # Fields added after searches were first stored with these options: a run's fingerprint leaves
+    # them out while they hold the value that gives the earlier behaviour, so those searches resume.
+    FINGERPRINT_OPTIONAL = {"quality": None}
+
     def __post_init__(self):
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
             raise ValueError(f"Screening.candidates must be an integer >= 1, got {self.candidates!r}.")

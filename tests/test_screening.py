@@ -95,6 +95,18 @@ def test_quality_reference_applies_to_the_trained_metric_only():
     assert scr._quality_columns(0.5, names, None, [{"w": 2}]) == {0: 0.5, 1: 0.5}
 
 
+def test_a_search_stored_before_the_quality_option_still_resumes():
+    from kerasnac import _rundir
+
+    def entry(screening):
+        return _rundir.fingerprint(np.zeros((4, 2)), np.zeros(4), None, 0.2, 1, 2, screening=screening)["screening"]
+
+    before = {"candidates": 8, "exact": 2, "kappa": 1.0, "min_trials": None, "n_estimators": 64}
+    assert entry(kn.Screening()) == before  # the fingerprint a search of an earlier release stored
+    assert _rundir.fingerprint_changes({"screening": before}, {"screening": entry(kn.Screening())}) == []
+    assert entry(kn.Screening(quality=0.5)) == {**before, "quality": 0.5}  # a new setting does count
+
+
 def test_choose_takes_the_first_child_until_enough_trials():
     hp = kt.HyperParameters()
     hp.Int("w", 1, 64)
