@@ -56,7 +56,8 @@ class Screening:
             A quantile ``q``: on the trained metric the reference is the ``q`` quantile of the
             completed trials (0.5: only children predicted better than the median trial add area,
             for searches where only the better half of the quality range matters). Objectives the
-            oracle computes exactly (the costs) keep the worst trial. Measured in
+            oracle computes exactly (the costs) keep the worst trial. Two objectives only: with
+            more, the screening counts dominations and ``quality`` has no effect. Measured in
             ``docs/benchmarks.md`` (section 0, 10 seeds): 0.5 gave a 12% higher median HV on short
             Bragg runs and 2–7% lower ones on the jets tasks, all within the seed noise.
     """
