@@ -181,7 +181,9 @@ def _suggest(ot, hp):
 
 
 # ---------------------------------------------------------------------------- one run
-def run_method(method, task, seed, args, data_seed=0):
+def run_method(method, task, seed, args, data_seed=0, make_oracle=None):
+    """Train ``args.trials`` trials of ``method`` on ``task``; ``make_oracle(objectives)`` replaces the peer
+    oracle (e.g. a replay of known architectures). Returns the per-trial rows and the metric's sign."""
     import kerasnac as kn
     from kerasnac import _data, objectives as _objectives
     from kerasnac._keras import kt
@@ -210,7 +212,9 @@ def run_method(method, task, seed, args, data_seed=0):
     else:
         objs = _objectives.resolve(objectives, space.metric_names)
         kobj = [kt.Objective(o.name, o.direction) for o in objs]
-        if method == "random":
+        if make_oracle is not None:
+            oracle = make_oracle(kobj)
+        elif method == "random":
             # keras-tuner draws with seed_state = seed, seed + 1, ...: space the seeds so runs do not share draws
             oracle = kt.oracles.RandomSearchOracle(objective=kobj, max_trials=args.trials, seed=1 + 10_007 * seed)
         elif method == "optuna":

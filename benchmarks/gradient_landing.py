@@ -1,0 +1,127 @@
+"""Why the budget controller misses some calorimeter budgets before repair (issue 14, item 4).
+
+    python benchmarks/gradient_landing.py [--seeds 0 1] [--epochs 16] [--samples 4000] [--single]
+        [--kw "{'arch_learning_rate': 0.05}"]
+
+A 5-budget front (``GradientSearch(space, cost="bops", budgets=5)``) on the calorimeter task and small
+conv space of ``gradient_vs_evolution.py``, no fine-tuning. Per budget it prints:
+
+* what the search delivers before any repair (the final argmax, or its last architecture within
+  ±10%) and whether that is within ±10% of the budget;
+* the argmax costs the search visited (one per epoch, as multiples of the budget): the *levels*
+  the controller could choose from;
+* for a miss, the single-choice changes of what it delivers that would land within ±10%, with their
+  logit deficit (how far the alternative's logit is behind the chosen one's), and the *hinge*: the
+  near-tied choice (deficit < 0.05) whose change multiplies the cost the most (1.5x or more).
+
+``--single`` also runs each missed budget as a single-budget search (every architecture step on it,
+five times a front budget's share), to tell the front's step sharing from the landscape.
+``--kw`` passes further ``GradientSearch`` keyword arguments (controller gains, learning rates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+TOL = 0.1
+
+
+def exact(gs, values) -> float:
+    return float(gs.supernet.expected_cost(gs.choices.onehot(values)).numpy()[-1])
+
+
+def delivered(gs, k):
+    """(values, relative error) of what budget ``k``'s search hands over before repair."""
+    gs.select(k)
+    b = gs.budgets[k]["bops"]
+    raw = dict(gs.choices.argmax_values())
+    err = exact(gs, raw) / b - 1.0
+    if abs(err) > TOL and gs.landed[k] is not None:
+        raw = dict(gs.landed[k])
+        err = exact(gs, raw) / b - 1.0
+    return raw, err
+
+
+def flips(gs, k, values):
+    """Single-choice changes of ``values``: (choice, from, to, cost ratio, logit deficit)."""
+    base = exact(gs, values)
+    out = []
+    for name, c in gs.choices.choices.items():
+        logits = gs.bank[name][k].numpy()
+        here = logits[c.values.index(values[name])]
+        for j, v in enumerate(c.values):
+            if v != values[name]:
+                out.append((name, values[name], v, exact(gs, {**values, name: v}) / base, float(here - logits[j])))
+    return out
+
+
+def report(gs, k, label):
+    b = gs.budgets[k]["bops"]
+    values, err = delivered(gs, k)
+    h = gs.history_dataframe()
+    col = f"argmax_bops@{k}" if f"argmax_bops@{k}" in h else "argmax_bops"
+    levels = sorted({round(float(v) / b, 2) for v in h[col]})
+    ok = abs(err) <= TOL
+    print(f"{label} budget {k} ({b:.4g} BOPs): delivered {err:+.1%} {'within' if ok else 'MISSES'} ±10%; "
+          f"argmax levels visited (× budget): {levels}")
+    if ok:
+        return True
+    fl = flips(gs, k, values)
+    landing = [f for f in fl if abs((1 + err) * f[3] - 1) <= TOL]
+    for name, a, v, ratio, deficit in sorted(landing, key=lambda f: f[4]):
+        print(f"    lands with {name}: {a} -> {v} ({(1 + err) * ratio - 1:+.1%}), logit deficit {deficit:.2f}")
+    tied = [f for f in fl if abs(f[4]) < 0.05 and max(f[3], 1 / f[3]) >= 1.5]
+    if tied:
+        name, a, v, ratio, deficit = max(tied, key=lambda f: max(f[3], 1 / f[3]))
+        print(f"    hinge: {name}: {a} -> {v} multiplies the cost by {ratio:.2f} at a logit deficit of {deficit:.3f}")
+    else:
+        print("    no near-tied choice (logit deficit < 0.05) changes the cost by 1.5x or more")
+    return False
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--samples", type=int, default=4000)
+    p.add_argument("--single", action="store_true", help="rerun each missed budget as a single-budget search")
+    p.add_argument("--kw", default="{}", help="further GradientSearch keyword arguments, a Python dict literal")
+    args = p.parse_args(argv)
+    kw = ast.literal_eval(args.kw)
+
+    import gradient_vs_evolution as gve
+
+    import kerasnac as kn
+
+    total = hits = 0
+    for seed in args.seeds:
+        space, train, val, _, _ = gve.load("calorimeter", args.samples, seed)
+        t = time.perf_counter()
+        gs = kn.GradientSearch(space, cost="bops", budgets=5, epochs=args.epochs, seed=seed, verbose=0, **kw)
+        gs.fit(*train, validation_data=val)
+        print(f"--- seed {seed}: front of 5 budgets, {time.perf_counter() - t:.0f} s, {kw or 'defaults'}")
+        missed = []
+        for k in range(len(gs.budgets)):
+            ok = report(gs, k, "front")
+            total, hits = total + 1, hits + ok
+            if not ok:
+                missed.append(gs.budgets[k])
+        for row in missed if args.single else []:
+            space, train, val, _, _ = gve.load("calorimeter", args.samples, seed)
+            one = kn.GradientSearch(space, cost="bops", budget=row, lam=0.0, epochs=args.epochs, seed=seed,
+                                    verbose=0, **kw)
+            one.fit(*train, validation_data=val)
+            report(one, 0, "single")
+    print(f"front budgets delivered within ±10% before repair: {hits}/{total}")
+
+
+if __name__ == "__main__":
+    main()
