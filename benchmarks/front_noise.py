@@ -36,14 +36,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import search_quality as sq  # noqa: E402
 
 
-def front_rows(df, mask=None):
-    """The non-dominated rows of ``df`` in the minimised (f0, log10 BOPs) plane."""
-    from kerasnac._pareto import hypervolume_2d  # noqa: F401  (imported for its module's numpy set-up)
+def front_rows(df):
+    """The non-dominated rows of ``df`` in the minimised (f0, log10 BOPs) plane (one per architecture)."""
+    from kerasnac._pareto import nondominated_sort
 
     ok = df[np.isfinite(df.f0) & (df.bops > 0)]
-    P = np.c_[ok.f0.to_numpy(), np.log10(ok.bops.to_numpy())]
-    keep = [i for i in range(len(P)) if not any((P[j] <= P[i]).all() and (P[j] < P[i]).any() for j in range(len(P)))]
-    return ok.iloc[keep].drop_duplicates("hp")
+    ranks = nondominated_sort(np.c_[ok.f0.to_numpy(), np.log10(ok.bops.to_numpy())])
+    return ok[ranks == 0].drop_duplicates("hp")
 
 
 def hv(df, ref):
