@@ -39,15 +39,9 @@ def exact(gs, values) -> float:
 
 
 def delivered(gs, k):
-    """(values, relative error) of what budget ``k``'s search hands over before repair."""
-    gs.select(k)
-    b = gs.budgets[k]["bops"]
-    raw = dict(gs.choices.argmax_values())
-    err = exact(gs, raw) / b - 1.0
-    if abs(err) > TOL and gs.landed[k] is not None:
-        raw = dict(gs.landed[k])
-        err = exact(gs, raw) / b - 1.0
-    return raw, err
+    """(values, relative error) of what budget ``k``'s search hands over before repair (``derive``'s rule)."""
+    raw, _ = gs.select(k).searched_values()
+    return raw, exact(gs, raw) / gs.budgets[k]["bops"] - 1.0
 
 
 def flips(gs, k, values):

@@ -74,6 +74,18 @@ class GradientResults:
             values[name] = v
         return values
 
+    def searched_values(self) -> tuple[dict, str]:
+        """``({choice: value}, source)`` that the search hands over for the selected budget, before any
+        repair: the final argmax, or, when that misses the budget, the search's last architecture within
+        the tolerance (``source`` says which)."""
+        raw = dict(self.choices.argmax_values())
+        landed = getattr(self, "landed", None)
+        landed = landed[getattr(self, "selected", 0)] if landed else None
+        if landed is not None and self._misses_budget(raw):
+            # the argmax at the end of the search misses the budget: take the search's last architecture that met it
+            return dict(landed), "last architecture within tolerance"
+        return raw, "argmax"
+
     def derive(self, finetune_epochs: int | None = None, verbose: int = 0, repair: bool = True,
                budget: int | None = None):
         """Build the argmax architecture with ``space.assemble``, copy the supernet's weights into it and
@@ -88,13 +100,7 @@ class GradientResults:
             self.select(budget)
         if getattr(self, "front_expected", None):
             self.search_expected = self.front_expected[getattr(self, "selected", 0)]
-        raw = dict(self.choices.argmax_values())
-        landed = getattr(self, "landed", None)
-        landed = landed[getattr(self, "selected", 0)] if landed else None
-        self.derived_from = "argmax"
-        if landed is not None and self._misses_budget(raw):
-            # the argmax at the end of the search misses the budget: take the search's last architecture that met it
-            raw, self.derived_from = dict(landed), "last architecture within tolerance"
+        raw, self.derived_from = self.searched_values()
         self.argmax_costs = {k: float(v) for k, v in zip(self.metric_names, self.supernet.expected_cost(
             self.choices.onehot(raw)).numpy())} if self._planned else {}
         self.repair_log = []
