@@ -15,8 +15,9 @@ trial seeds the benchmark never used, and prints
 * per repeat, the HV of the same architectures retrained (what a search that had found exactly
   the best-known architectures would score with a fresh draw of training seeds), and its share of
   the best-known HV;
-* the same for the 40-trial fronts of kerasnac_default's seeds, recorded vs one retraining (optional,
-  ``--method-fronts``), to show how far a single search's own record is lifted by luck.
+* for each method of ``--method-fronts`` (default: kerasnac_default, random, optuna), its per-seed
+  40-trial fronts recorded and retrained once, to show how far a single search's own record is lifted
+  by luck, and the retrained ratios of the first method against the others.
 
 Rows go to ``benchmarks/results/front_noise_<name>.csv``; a rerun skips the (architecture, repeat)
 pairs already there, so an interrupted run continues where it stopped.
@@ -36,20 +37,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import search_quality as sq  # noqa: E402
 
 
+def _points(df):
+    """The rows of ``df`` with a finite metric and positive BOPs, and their (f0, log10 BOPs) matrix."""
+    ok = df[np.isfinite(df.f0) & (df.bops > 0)]
+    return ok, np.c_[ok.f0.to_numpy(), np.log10(ok.bops.to_numpy())]
+
+
 def front_rows(df):
     """The non-dominated rows of ``df`` in the minimised (f0, log10 BOPs) plane (one per architecture)."""
     from kerasnac._pareto import nondominated_sort
 
-    ok = df[np.isfinite(df.f0) & (df.bops > 0)]
-    ranks = nondominated_sort(np.c_[ok.f0.to_numpy(), np.log10(ok.bops.to_numpy())])
-    return ok[ranks == 0].drop_duplicates("hp")
+    ok, P = _points(df)
+    return ok[nondominated_sort(P) == 0].drop_duplicates("hp")
 
 
 def hv(df, ref):
+    """The hypervolume of ``df``'s rows (``search_quality.hv_curve``'s last value, without the curve)."""
     from kerasnac._pareto import hypervolume_2d
 
-    ok = df[np.isfinite(df.f0) & (df.bops > 0)]
-    return hypervolume_2d(np.c_[ok.f0.to_numpy(), np.log10(ok.bops.to_numpy())], ref) if len(ok) else 0.0
+    ok, P = _points(df)
+    return hypervolume_2d(P, ref) if len(ok) else 0.0
 
 
 def replay_oracle_class():
