@@ -57,13 +57,32 @@ def _inside(path, root) -> bool:
     return path != root and os.path.commonpath([path, root]) == root
 
 
+# the temporary file of a marker being written (``atomic_write``'s name for it), renamed onto MARKER at once
+_MARKER_TMP = f".tmp_{MARKER}_"
+MARKER_WAIT = 5.0  # seconds claim() waits for another process's marker write to be renamed into place
+
+
+def _marker_in_flight(path) -> bool:
+    """True when ``path`` holds nothing but another process's marker write, not yet renamed."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return bool(names) and all(n.startswith(_MARKER_TMP) for n in names)
+
+
 def claim(path, kind: str) -> str:
     """Create ``path`` if needed and mark it as kerasnac's.
 
     Refuses (:class:`ConfigError`) a folder that already exists, is not empty and is not ours,
-    so kerasnac never writes its files among a user's.
+    so kerasnac never writes its files among a user's. When processes of one search (a chief and its
+    workers) claim the folder at the same moment, one may see only the other's marker being written:
+    it waits up to :data:`MARKER_WAIT` seconds for that marker, then checks the folder as usual.
     """
     path = os.fspath(path)
+    deadline = time.monotonic() + MARKER_WAIT
+    while os.path.isdir(path) and _marker_in_flight(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if os.path.isdir(path) and os.listdir(path) and not is_ours(path):
         raise ConfigError(f"{path} exists and holds files kerasnac did not make ({_listing(path)}). kerasnac "
                           "writes only into an empty folder or one it made: choose another name, or move "

@@ -73,6 +73,34 @@ def test_remove_only_inside_the_named_root(tmp_path):
     assert _rundir.remove(inside, tmp_path / "root") and not os.path.exists(inside)
 
 
+def test_claim_waits_for_another_process_s_marker_write(tmp_path):
+    """A chief and a worker claim one project at once: the second sees only the first's marker being
+    written (its temporary file), waits for the rename, and then claims the folder as ours."""
+    import threading
+
+    folder = tmp_path / "runs" / "p"
+    folder.mkdir(parents=True)
+    tmp = folder / ".tmp_.kerasnac_abc123"  # the name atomic_write gives the marker before its rename
+    tmp.write_text('{"kind": "search"}\n')
+    threading.Timer(0.3, os.replace, (tmp, folder / _rundir.MARKER)).start()
+    assert _rundir.claim(folder, "search") == str(folder)
+    assert json.loads((folder / _rundir.MARKER).read_text())["kind"] == "search"
+
+
+def test_claim_still_refuses_a_marker_write_that_never_lands(tmp_path, monkeypatch):
+    monkeypatch.setattr(_rundir, "MARKER_WAIT", 0.2)
+    folder = tmp_path / "runs" / "p"
+    folder.mkdir(parents=True)
+    (folder / ".tmp_.kerasnac_stale").write_text("x")
+    with pytest.raises(ConfigError, match="did not make"):
+        _rundir.claim(folder, "search")
+    (folder / "notes.txt").write_text("mine")  # a user's file beside it: refused at once, no wait
+    monkeypatch.setattr(_rundir, "MARKER_WAIT", 60.0)
+    with pytest.raises(ConfigError, match="did not make"):
+        _rundir.claim(folder, "search")
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
 def test_hls_project_dir_of_the_user_is_never_deleted(tmp_path):
     """An hls4ml output folder that kerasnac did not make (a user's hls4ml project) stays untouched."""
     from kerasnac.callbacks import Candidate, HLS4MLExport
