@@ -1,10 +1,10 @@
 """Why the budget controller misses some calorimeter budgets before repair (issue 14, item 4).
 
-    python benchmarks/gradient_landing.py [--seeds 0 1] [--epochs 16] [--samples 4000] [--single]
+    python benchmarks/gradient_landing.py [--task calorimeter|jets] [--seeds 0 1] [--epochs 16] [--samples 4000] [--single]
         [--kw "{'arch_learning_rate': 0.05}"]
 
 A 5-budget front (``GradientSearch(space, cost="bops", budgets=5)``) on the calorimeter task and small
-conv space of ``gradient_vs_evolution.py``, no fine-tuning. Per budget it prints:
+conv space of ``gradient_vs_evolution.py`` (``--task jets``: its jets_mlp task), no fine-tuning. Per budget it prints:
 
 * what the search delivers before any repair (the final argmax, or its last architecture within
   ±10%) and whether that is within ±10% of the budget;
@@ -83,6 +83,7 @@ def report(gs, k, label):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=("calorimeter", "jets"), default="calorimeter")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--epochs", type=int, default=16)
     p.add_argument("--samples", type=int, default=4000)
@@ -97,7 +98,7 @@ def main(argv=None):
 
     total = hits = 0
     for seed in args.seeds:
-        space, train, val, _, _ = gve.load("calorimeter", args.samples, seed)
+        space, train, val, _, _ = gve.load(args.task, args.samples, seed)
         t = time.perf_counter()
         gs = kn.GradientSearch(space, cost="bops", budgets=5, epochs=args.epochs, seed=seed, verbose=0, **kw)
         gs.fit(*train, validation_data=val)
@@ -109,7 +110,7 @@ def main(argv=None):
             if not ok:
                 missed.append(gs.budgets[k])
         for row in missed if args.single else []:
-            space, train, val, _, _ = gve.load("calorimeter", args.samples, seed)
+            space, train, val, _, _ = gve.load(args.task, args.samples, seed)
             one = kn.GradientSearch(space, cost="bops", budget=row, lam=0.0, epochs=args.epochs, seed=seed,
                                     verbose=0, **kw)
             one.fit(*train, validation_data=val)

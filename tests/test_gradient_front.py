@@ -3,7 +3,7 @@
 import pytest
 
 import kerasnac as kn
-from kerasnac._keras import keras
+from kerasnac._keras import keras, tf
 from kerasnac.errors import ConfigError
 from kerasnac.gradient import GradientSearch
 
@@ -119,6 +119,8 @@ def test_budget_controller_lands_within_ten_percent_before_repair(data):
     ({"budgets": [{"bops": 1e4}, {"bops": 2e4}], "budget": {"bops": 1e4}}, "not both"),
     ({"budgets": 3, "cost": {"lut": 1.0}}, "registered cost"),
     ({"budget_feedback": "soft"}, "feedback"),
+    ({"budget_steering": "push"}, "steering"),
+    ({"budget_feedback": "expected", "budget_steering": "band"}, "budget_feedback='argmax'"),
 ])
 def test_bad_budgets_raise_before_training(kwargs, message):
     kwargs = {"cost": "bops", **kwargs}
@@ -132,3 +134,52 @@ def test_bad_budgets_in_kerasnac_raise_before_training(data, tmp_path):
     with pytest.raises(ConfigError, match="positive number"):
         nac.fit(*data[0], validation_data=data[1], epochs=3)
     assert nac.trials_dataframe().empty and nac.gradient_search is None
+
+
+def conv_space():
+    """Layer count, kernel size, filters, pooling and bits: every kind of choice the cost chain mixes."""
+    conv = {"batchnorm": False, "activation": "relu", "pooling": "max"}
+    return kn.SearchSpace((8, 8, 2), [
+        {"name": "s0", "blocks": {"conv": {"layers": [1, 2], "filters": [2, 8], "kernel_size": [1, 3], **conv}}},
+        {"name": "s1", "blocks": {"mlp": {"layers": [1, 2], "units": [4, 16], "batchnorm": False}}}],
+        task="regression", n_outputs=1, quant={"weight_bits": [4, 8], "activation_bits": [6, 8], "activation_integer": 2})
+
+
+@pytest.mark.parametrize("make", [tiny_space, conv_space])
+def test_neighbour_costs_equal_the_exact_cost_of_every_single_choice_change(make):
+    import numpy as np
+
+    gs = GradientSearch(make(), cost="bops", budget={"bops": 1e4}, epochs=2, verbose=0)
+    gs._plan()
+    cs, sn = gs.choices, gs.supernet
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(4):
+        values = {n: c.values[int(rng.integers(len(c)))] for n, c in cs.choices.items()}
+        here, near = sn.neighbour_costs(cs.onehot(values), last=1)
+        assert float(here[0]) == pytest.approx(float(sn.expected_cost(cs.onehot(values))[-1]), rel=1e-6)
+        for n, c in cs.choices.items():
+            for j, v in enumerate(c.values):
+                exact = float(sn.expected_cost(cs.onehot({**values, n: v}))[-1])
+                assert float(near[n][j, 0]) == pytest.approx(exact, rel=1e-5), (n, values[n], v)
+                checked += values[n] != v
+    assert checked > 20
+
+
+def test_band_steering_prefers_the_change_that_lands_over_the_one_that_jumps_the_band():
+    from kerasnac.gradient import DualAscent
+
+    ctl = DualAscent({"bops": 100.0})
+    assert ctl.steering == "band" and DualAscent({"bops": 1.0}, feedback="expected").steering == "linear"
+    ctl.update(tf.constant([60.0]))  # under the band: the gain rises from 0
+    assert ctl.values()["bops"] > 0
+    # the argmax costs 60; one change costs 400 (adds the most cost), one 95 (lands), one 30
+    s = ctl.steer(tf.constant([60.0]), [tf.constant([[60.0], [400.0], [95.0], [30.0]])])[0]
+    s = [float(v) for v in s]
+    assert s[0] == 0 and s[2] < 0 < s[1] and s[2] < s[3]
+    # inside the band the integral holds (the proportional part is 0) and every move out of it is penalised
+    integral = float(ctl.integral[0, 0])
+    ctl.update(tf.constant([100.0]))
+    assert float(ctl.integral[0, 0]) == pytest.approx(integral) and ctl.values()["bops"] == pytest.approx(integral)
+    s = [float(v) for v in ctl.steer(tf.constant([100.0]), [tf.constant([[100.0], [130.0], [50.0]])])[0]]
+    assert s[0] == 0 and s[1] > 0 and s[2] > 0

@@ -1,8 +1,9 @@
 """Budget controller: a PI controller on the cost multipliers λ (dual ascent with a proportional term).
 
-Budget mode (in the spirit of HGQ2's β controller): the loss of the architecture step gets
-``sum_j λ_j · E[C_j] / B_j`` and, after every architecture step, with the error
-``e_j = log(C_j / B_j)`` (symmetric: twice over the budget weighs as much as half of it)::
+Budget mode (in the spirit of HGQ2's β controller): the loss of the architecture step gets a budget
+term weighed by λ_j (``steering="linear"``: ``sum_j λ_j · E[C_j] / B_j``; the default band term is
+below) and, after every architecture step, with the error ``e_j = log(C_j / B_j)`` (symmetric: twice
+over the budget weighs as much as half of it)::
 
     I_j ← clip(I_j + k_i · e_j)          (dual ascent on the constraint C_j = B_j)
     λ_j ← clip(I_j + k_p · e_j)          (the proportional term damps the overshoot)
@@ -19,8 +20,33 @@ the λ that balances the task gradient, and stops pushing an architecture that a
 it (use the resources you have for accuracy); ``mode="limit"`` keeps λ ≥ 0 (the budget is only an upper
 bound and the task loss alone decides how far below it to stay).
 
+``steering="band"`` (the default) replaces the linear term ``λ E[C] / B`` by a push toward the band
+itself. A linear term rewards (λ < 0) or penalises (λ > 0) every choice in proportion to the cost
+it adds, so when the argmax is below its budget the strongest pull is toward the choice that adds the
+most cost, and a near-tied choice that multiplies the cost by seven (a first conv's kernel size
+1 → 3) jumps over the band while the in-band choice (16-bit weights, −5% of the budget) is never
+made: a duality gap on a discrete space, measured in ``docs/benchmarks.md`` (section 6). The band
+term looks one move ahead instead. For every single-choice change ``n: a → v`` of the argmax
+architecture it takes the exact cost ``C_nv`` and scores the change by how much it shortens the
+distance of the argmax to the inner half of the band (so that a change also counts just outside
+the band's edge, where the distance to the band itself would be nearly 0),
+
+    d(C) = relu(|log C/B| − ½ log(1 + tol))      (target mode; limit mode: relu(log C/B − ...)),
+    s_nv = Σ_j μ_j (d(C_nv) − d(C)),
+
+and adds ``Σ_n Σ_v softmax(z_n)[v] s_nv`` (at temperature 1, so the push on a value the annealed
+softmax has all but given up does not vanish) to the loss of the architecture step. A move that
+overshoots the band scores worse than one that lands in it, and once the argmax is inside the band,
+every move out of it is penalised: the architecture is held there. The gain ``μ_j ≥ 0`` is the same
+PI controller on the error ``|log C_j/B_j|`` of the argmax after each step (0 inside the band, so
+there μ is its integral, which holds). ``C_nv`` costs nothing extra: the expected cost is linear
+in each choice's probability vector (a chain of einsums in which every choice enters once), so with ``g = ∂E[C]/∂P``
+at the one-hot argmax, ``C_nv = C + g_n[v] − g_n[a]`` exactly (checked in the tests).
+``steering="linear"`` is the former term (with ``mode``'s sign rules for λ), and the default with
+``feedback="expected"``.
+
 A front of budgets (``GradientSearch(budgets=[...])``) has one row of budgets, integrals and λ per
-budget; ``penalty``/``update`` take the row ``k`` (a tensor inside the traced step).
+budget; ``penalty``/``update``/``steer`` take the row ``k`` (a tensor inside the traced step).
 """
 
 from __future__ import annotations
@@ -29,19 +55,27 @@ from .._keras import tf
 
 MODES = ("target", "limit")
 FEEDBACKS = ("argmax", "expected")
+STEERINGS = ("band", "linear")
 
 
 class DualAscent:
     """PI controller of λ for one budget ``{metric: limit}`` or a list of them with the same metrics."""
 
     def __init__(self, budgets, rate: float = 0.1, gain: float = 2.0, mode: str = "target",
-                 bound: float = 100.0, feedback: str = "argmax", tolerance: float = 0.1):
+                 bound: float = 100.0, feedback: str = "argmax", tolerance: float = 0.1, steering: str | None = None):
         if mode not in MODES:
             raise ValueError(f"budget mode must be one of {MODES}, got {mode!r}")
         if feedback not in FEEDBACKS:
             raise ValueError(f"budget feedback must be one of {FEEDBACKS}, got {feedback!r}")
+        if steering is None:  # band steering needs the argmax feedback; the former controller keeps its term
+            steering = "band" if feedback == "argmax" else "linear"
+        if steering not in STEERINGS:
+            raise ValueError(f"budget steering must be one of {STEERINGS}, got {steering!r}")
+        if steering == "band" and feedback != "argmax":
+            raise ValueError("budget steering 'band' scores the argmax architecture's neighbours, so it needs "
+                             "budget_feedback='argmax'; use budget_steering='linear' with feedback 'expected'.")
         rows = [budgets] if isinstance(budgets, dict) else list(budgets)
-        self.names, self.mode, self.feedback = list(rows[0]), mode, feedback
+        self.names, self.mode, self.feedback, self.steering = list(rows[0]), mode, feedback, steering
         for row in rows:
             if list(row) != self.names:
                 raise ValueError(f"every budget must name the same metrics {self.names}, got {list(row)}")
@@ -52,19 +86,44 @@ class DualAscent:
         self.budgets = tf.constant([[float(r[k]) for k in self.names] for r in rows])  # [K, metrics]
         self.rate, self.gain = float(rate), float(gain)
         self.tolerance = float(tolerance) if feedback == "argmax" else 0.0
-        self.lo, self.hi = (-bound if mode == "target" else 0.0), bound
+        self.lo, self.hi = (-bound if mode == "target" and steering == "linear" else 0.0), bound
         shape = [len(rows), len(self.names)]
         self.integral = tf.Variable(tf.zeros(shape), trainable=False, name="budget_integral")
         self.lam = tf.Variable(tf.zeros(shape), trainable=False, name="budget_lambda")
 
     def penalty(self, expected, k=0):
-        """``sum_j λ_kj E[C_j] / B_kj`` for the budgeted entries ``expected`` (same order as ``names``)."""
+        """``sum_j λ_kj E[C_j] / B_kj`` for the budgeted entries ``expected`` (same order as ``names``);
+        0 with band steering, whose term is :meth:`steer`."""
+        if self.steering == "band":
+            return tf.zeros([])
         return tf.reduce_sum(tf.gather(self.lam, k) * expected / tf.gather(self.budgets, k))
 
+    def distance(self, cost, k=0):
+        """``d(C)``: how far costs ``[..., metrics]`` are from row ``k``'s budget, in log units beyond
+        half the band (``relu(|log C/B| − ½ log(1 + tol))``; limit mode: only above the budget)."""
+        logr = tf.math.log(tf.maximum(cost, 1e-12) / tf.gather(self.budgets, k))
+        if self.mode == "target":
+            logr = tf.abs(logr)
+        return tf.nn.relu(logr - 0.5 * tf.math.log1p(self.tolerance))
+
+    def steer(self, cost, neighbours, k=0):
+        """Scores ``s_nv = Σ_j μ_kj (d(C_nv) − d(C))`` of single-choice changes of the argmax.
+
+        ``cost``: ``[metrics]`` exact cost of the argmax; ``neighbours``: ``[values, metrics]`` per
+        choice (the costs with that one choice changed, the argmax's own value included). Returns one
+        ``[values]`` tensor per choice, to be weighed with the choice's softmax in the loss."""
+        mu = tf.gather(self.lam, k)
+        base = self.distance(cost, k)
+        return [tf.reduce_sum(mu * (self.distance(c, k) - base), axis=-1) for c in neighbours]
+
     def error(self, measured, k=0):
-        """``log(C / B)`` of row ``k``, 0 inside the dead band ``|C / B - 1| <= tolerance``."""
+        """``log(C / B)`` of row ``k``, 0 inside the dead band ``|C / B - 1| <= tolerance``; with band
+        steering ``|log(C / B)|`` (limit mode: above the budget only), 0 inside the band: it drives
+        the gain μ, which never turns negative."""
         ratio = tf.maximum(tf.stop_gradient(measured), 1e-12) / tf.gather(self.budgets, k)
         err = tf.math.log(ratio)
+        if self.steering == "band":
+            err = tf.abs(err) if self.mode == "target" else tf.nn.relu(err)
         if self.tolerance > 0:
             err = tf.where(tf.abs(ratio - 1.0) <= self.tolerance, tf.zeros_like(err), err)
         return err

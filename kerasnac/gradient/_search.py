@@ -27,7 +27,10 @@ class GradientSearch(GradientResults):
     FBNetV2 channel masking. Weights are trained on the training split and logits on the validation
     split, alternating per batch, with Gumbel-softmax samples at an annealed temperature. The loss of
     the logit step is ``task + lam * E[cost] / C0`` (``C0``: expected cost at uniform probabilities)
-    plus, in budget mode, ``sum_k λ_k E[C_k] / B_k`` with λ_k adapted by dual ascent.
+    plus, in budget mode, the budget term of the controller: by default a push toward the single-choice
+    changes of the argmax architecture that bring its exact cost into ``± budget_tolerance`` of the
+    budget, weighed by a gain adapted by a PI controller (``budget_steering="linear"``:
+    ``sum_k λ_k E[C_k] / B_k`` with λ_k adapted by dual ascent).
 
     Args:
         space: the :class:`~kerasnac.SearchSpace`.
@@ -39,7 +42,10 @@ class GradientSearch(GradientResults):
             negative when below it), ``"limit"`` only pushes it under (λ ≥ 0). ``budget_rate`` and
             ``budget_gain`` are the integral and proportional gains per architecture step;
             ``budget_feedback="argmax"`` (default) feeds the controller the exact cost of the argmax
-            architecture with a dead band of ``± budget_tolerance`` (see ``kerasnac.gradient._controller``).
+            architecture with a dead band of ``± budget_tolerance``. ``budget_steering="band"`` (the default
+            with that feedback) replaces the linear term ``λ E[C] / B`` by a push of each choice toward the
+            single-choice changes of the argmax that bring its exact cost into the band, with a gain from the
+            same PI controller; ``"linear"`` is the former term (see ``kerasnac.gradient._controller``).
         budgets: a *front* from one supernet training: a list of budgets ``[{"bops": 2e4}, {"bops": 1e5}]``
             (the same metrics in each), ``{"bops": [2e4, 1e5, 5e5]}``, or an integer ``K`` (K budgets of
             ``cost``, log-spaced between the cheapest and the costliest architecture of the space).
@@ -69,7 +75,7 @@ class GradientSearch(GradientResults):
                  arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
                  skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
                  budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
-                 finetune_epochs: int = 3,
+                 budget_steering: str | None = None, finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -102,8 +108,11 @@ class GradientSearch(GradientResults):
             raise ConfigError("the space (with `fixed`) has no searched choice left; there is nothing to search.")
         self.skip_dropout = float(skip_dropout)
         self._controller_args = dict(rate=budget_rate, gain=budget_gain, mode=budget_mode, feedback=budget_feedback,
-                                     tolerance=budget_tolerance)
-        DualAscent({"cost": 1.0}, **self._controller_args)  # bad mode/feedback: raised here, before any work
+                                     tolerance=budget_tolerance, steering=budget_steering)
+        try:  # bad mode/feedback/steering: raised here, before any work
+            DualAscent({"cost": 1.0}, **self._controller_args)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         self.budget_tolerance = float(budget_tolerance)
         self.controller = DualAscent(self.budgets, **self._controller_args) if self.budgets else None
         self.learning_rate = learning_rate
@@ -152,6 +161,8 @@ class GradientSearch(GradientResults):
         has_cost = "cost" in self.metrics
         nb = len(self.budget)
         argmax_feedback = nb and self.controller.feedback == "argmax"
+        band = nb and self.controller.steering == "band"
+        choice_names = list(cs.choices)
         # one row of architecture logits per budget (a front); the supernet weights are shared
         self.bank = {n: tf.Variable(tf.zeros([max(1, len(self.budgets)), len(c)]), name=f"bank_{i}")
                      for i, (n, c) in enumerate(cs.choices.items())}
@@ -172,6 +183,9 @@ class GradientSearch(GradientResults):
             return loss
 
         def arch_step(x, y, k):
+            if band:
+                here, near = sn.neighbour_costs(cs.probs("argmax", logits=row(k)), nb)
+                scores = self.controller.steer(here, [near[n] for n in choice_names], k)
             with tf.GradientTape() as tape:
                 z = row(k)
                 P = cs.probs("sample", self.tau, self.rng, logits=z)
@@ -180,7 +194,10 @@ class GradientSearch(GradientResults):
                 total = task
                 if has_cost:
                     total = total + self.lam_var * E[0] / self.cost_ref
-                if nb:
+                if band:  # softmax at temperature 1: the push on an all-but-abandoned value does not vanish
+                    total = total + tf.add_n([tf.reduce_sum(tf.nn.softmax(z[n]) * tf.stop_gradient(s))
+                                              for n, s in zip(choice_names, scores)])
+                elif nb:
                     total = total + self.controller.penalty(E[-nb:], k)
             grads = [tf.convert_to_tensor(g) for g in tape.gradient(total, bank)]
             self.a_opt.apply_gradients(zip(grads, bank))
