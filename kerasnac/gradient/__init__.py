@@ -38,9 +38,13 @@ candidate layer in every reachable (input shape, input bits) context (see ``kera
 must be additive over layer-table rows (built-in table costs, weighted sums, a callable on a row);
 ``latency_cycles`` is the sum of the layers' cycles (exact for chains, an upper bound with branches).
 
-Budgets: a PI controller on λ (``kerasnac.gradient._controller``) fed with the exact cost of the
-argmax architecture, with a dead band of ``± budget_tolerance``, so that the derived model itself lands
-on the budget; ``repair()`` then only moves a model that still misses it.
+Budgets: a PI controller (``kerasnac.gradient._controller``) fed with the exact cost of the argmax
+architecture, with a dead band of ``± budget_tolerance``, so that the derived model itself lands on the
+budget. Its gain weighs, by default (``budget_steering="band"``), a push of every choice toward those of
+its values whose single-choice change of the argmax brings the exact cost closer to the band (the costs
+of all such changes come from one gradient of the multilinear E[C], ``Supernet.neighbour_costs``); a cost
+penalty linear in E[C] would pull hardest toward the choice that adds most cost and jump over a narrow band.
+``repair()`` then only moves a model that still misses it.
 
 Collapse to Skip: warm-up epochs train only the weights, with uniformly sampled paths, before the
 logits move; and the skip path gets dropout (rate ``skip_dropout``, decaying linearly to 0, P-DARTS),
