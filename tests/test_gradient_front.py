@@ -120,6 +120,7 @@ def test_budget_controller_lands_within_ten_percent_before_repair(data):
     ({"budgets": 3, "cost": {"lut": 1.0}}, "registered cost"),
     ({"budget_feedback": "soft"}, "feedback"),
     ({"budget_steering": "push"}, "steering"),
+    ({"budget_lookahead": 3}, "lookahead"),
     ({"budget_feedback": "expected", "budget_steering": "band"}, "budget_feedback='argmax'"),
 ])
 def test_bad_budgets_raise_before_training(kwargs, message):
@@ -174,12 +175,52 @@ def test_band_steering_prefers_the_change_that_lands_over_the_one_that_jumps_the
     ctl.update(tf.constant([60.0]))  # under the band: the gain rises from 0
     assert ctl.values()["bops"] > 0
     # the argmax costs 60; one change costs 400 (adds the most cost), one 95 (lands), one 30
-    s = ctl.steer(tf.constant([60.0]), [tf.constant([[60.0], [400.0], [95.0], [30.0]])])[0]
+    s = ctl.steer(tf.constant([60.0]), tf.constant([[60.0], [400.0], [95.0], [30.0]]))
     s = [float(v) for v in s]
     assert s[0] == 0 and s[2] < 0 < s[1] and s[2] < s[3]
     # inside the band the integral holds (the proportional part is 0) and every move out of it is penalised
     integral = float(ctl.integral[0, 0])
     ctl.update(tf.constant([100.0]))
     assert float(ctl.integral[0, 0]) == pytest.approx(integral) and ctl.values()["bops"] == pytest.approx(integral)
-    s = [float(v) for v in ctl.steer(tf.constant([100.0]), [tf.constant([[100.0], [130.0], [50.0]])])[0]]
+    s = [float(v) for v in ctl.steer(tf.constant([100.0]), tf.constant([[100.0], [130.0], [50.0]]))]
     assert s[0] == 0 and s[1] > 0 and s[2] > 0
+
+
+def test_two_move_lookahead_scores_a_change_by_the_best_change_that_can_follow_it():
+    from kerasnac.gradient import DualAscent
+
+    ctl = DualAscent({"bops": 100.0})
+    ctl.update(tf.constant([140.0]))  # over the band: the gain rises
+    # two choices of two values each; the argmax (values 0 and 2) costs 140; no single change lands
+    # (80 and 280), but changing both does (98)
+    near = tf.constant([[140.0], [80.0], [140.0], [280.0]])
+    pairs = tf.constant([[[140.0], [140.0], [140.0], [280.0]],
+                         [[80.0], [80.0], [80.0], [98.0]],
+                         [[140.0], [80.0], [140.0], [280.0]],
+                         [[280.0], [98.0], [280.0], [280.0]]])
+    assert bool(ctl.stuck(near)) and not bool(ctl.stuck(tf.constant([[140.0], [97.0]])))
+    one, two = ctl.steer(tf.constant([140.0]), near), ctl.steer(tf.constant([140.0]), near, pairs=pairs)
+    # alone, the change to 280 is penalised; with the look-ahead it is one half of the landing pair
+    assert float(one[3]) > 0 > float(two[3]) and float(two[1]) == pytest.approx(float(two[3]))
+    assert float(two[1]) < float(one[1]) < 0
+    with pytest.raises(ValueError, match="lookahead"):
+        DualAscent({"bops": 1.0}, lookahead=3)
+
+
+@pytest.mark.parametrize("make", [tiny_space, conv_space])
+def test_pair_costs_equal_the_exact_cost_of_every_two_choice_change(make):
+    import numpy as np
+
+    gs = GradientSearch(make(), cost="bops", budget={"bops": 1e4}, epochs=2, verbose=0)
+    gs._plan()
+    cs, sn = gs.choices, gs.supernet
+    flat = [(n, v) for n, c in cs.choices.items() for v in c.values]
+    rng = np.random.default_rng(1)
+    values = {n: c.values[int(rng.integers(len(c)))] for n, c in cs.choices.items()}
+    pairs = sn.pair_costs(cs.onehot(values), last=1).numpy()[..., 0]
+    assert pairs.shape == (len(flat), len(flat))
+    for r, (n, v) in enumerate(flat):
+        for s_, (m, w) in enumerate(flat):
+            changed = {**values, n: v} if n == m else {**values, n: v, m: w}
+            exact = float(sn.expected_cost(cs.onehot(changed))[-1])
+            assert pairs[r, s_] == pytest.approx(exact, rel=1e-5), (n, v, m, w)

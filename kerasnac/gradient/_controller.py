@@ -62,7 +62,8 @@ class DualAscent:
     """PI controller of λ for one budget ``{metric: limit}`` or a list of them with the same metrics."""
 
     def __init__(self, budgets, rate: float = 0.1, gain: float = 2.0, mode: str = "target",
-                 bound: float = 100.0, feedback: str = "argmax", tolerance: float = 0.1, steering: str | None = None):
+                 bound: float = 100.0, feedback: str = "argmax", tolerance: float = 0.1, steering: str | None = None,
+                 lookahead: int = 2):
         if mode not in MODES:
             raise ValueError(f"budget mode must be one of {MODES}, got {mode!r}")
         if feedback not in FEEDBACKS:
@@ -74,8 +75,11 @@ class DualAscent:
         if steering == "band" and feedback != "argmax":
             raise ValueError("budget steering 'band' scores the argmax architecture's neighbours, so it needs "
                              "budget_feedback='argmax'; use budget_steering='linear' with feedback 'expected'.")
+        if lookahead not in (1, 2):
+            raise ValueError(f"budget lookahead must be 1 (single-choice changes) or 2 (pairs too), got {lookahead!r}")
         rows = [budgets] if isinstance(budgets, dict) else list(budgets)
         self.names, self.mode, self.feedback, self.steering = list(rows[0]), mode, feedback, steering
+        self.lookahead = int(lookahead)
         for row in rows:
             if list(row) != self.names:
                 raise ValueError(f"every budget must name the same metrics {self.names}, got {list(row)}")
@@ -106,15 +110,24 @@ class DualAscent:
             logr = tf.abs(logr)
         return tf.nn.relu(logr - 0.5 * tf.math.log1p(self.tolerance))
 
-    def steer(self, cost, neighbours, k=0):
-        """Scores ``s_nv = Σ_j μ_kj (d(C_nv) − d(C))`` of single-choice changes of the argmax.
+    def steer(self, cost, neighbours, k=0, pairs=None):
+        """Scores ``s_r = Σ_j μ_kj (d(C_r) − d(C))`` of the single-choice changes ``r`` of the argmax.
 
-        ``cost``: ``[metrics]`` exact cost of the argmax; ``neighbours``: ``[values, metrics]`` per
-        choice (the costs with that one choice changed, the argmax's own value included). Returns one
-        ``[values]`` tensor per choice, to be weighed with the choice's softmax in the loss."""
+        ``cost``: ``[metrics]`` exact cost of the argmax; ``neighbours``: ``[D, metrics]``, the costs
+        with one choice changed to value ``r`` (every value of every choice, the argmax's own included).
+        With ``pairs`` (``[D, D, metrics]``, :meth:`Supernet.pair_costs`), a change is scored by the
+        best second change that can follow it, ``s_r = min_s Σ_j μ_kj (d(C_rs) − d(C))``. Returns
+        ``[D]``, to be weighed with each choice's softmax in the loss."""
         mu = tf.gather(self.lam, k)
         base = self.distance(cost, k)
-        return [tf.reduce_sum(mu * (self.distance(c, k) - base), axis=-1) for c in neighbours]
+        if pairs is not None:
+            return tf.reduce_min(tf.reduce_sum(mu * (self.distance(pairs, k) - base), axis=-1), axis=-1)
+        return tf.reduce_sum(mu * (self.distance(neighbours, k) - base), axis=-1)
+
+    def stuck(self, neighbours, k=0):
+        """True when no single-choice change (``[D, metrics]`` costs) brings every metric into the inner
+        half band: the case where ``lookahead=2`` scores pairs of changes."""
+        return tf.reduce_all(tf.reduce_max(self.distance(neighbours, k), axis=-1) > 0)
 
     def error(self, measured, k=0):
         """``log(C / B)`` of row ``k``, 0 inside the dead band ``|C / B - 1| <= tolerance``; with band

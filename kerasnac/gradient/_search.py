@@ -46,6 +46,9 @@ class GradientSearch(GradientResults):
             with that feedback) replaces the linear term ``λ E[C] / B`` by a push of each choice toward the
             single-choice changes of the argmax that bring its exact cost into the band, with a gain from the
             same PI controller; ``"linear"`` is the former term (see ``kerasnac.gradient._controller``).
+            ``budget_lookahead=2`` (default) scores, when no single change lands, each change by the best
+            second change that can follow it (exact pair costs from the Hessian of E[C]); ``1``: single
+            changes only.
         budgets: a *front* from one supernet training: a list of budgets ``[{"bops": 2e4}, {"bops": 1e5}]``
             (the same metrics in each), ``{"bops": [2e4, 1e5, 5e5]}``, or an integer ``K`` (K budgets of
             ``cost``, log-spaced between the cheapest and the costliest architecture of the space).
@@ -75,7 +78,7 @@ class GradientSearch(GradientResults):
                  arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
                  skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
                  budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
-                 budget_steering: str | None = None, finetune_epochs: int = 3,
+                 budget_steering: str | None = None, budget_lookahead: int = 2, finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
@@ -108,7 +111,7 @@ class GradientSearch(GradientResults):
             raise ConfigError("the space (with `fixed`) has no searched choice left; there is nothing to search.")
         self.skip_dropout = float(skip_dropout)
         self._controller_args = dict(rate=budget_rate, gain=budget_gain, mode=budget_mode, feedback=budget_feedback,
-                                     tolerance=budget_tolerance, steering=budget_steering)
+                                     tolerance=budget_tolerance, steering=budget_steering, lookahead=budget_lookahead)
         try:  # bad mode/feedback/steering: raised here, before any work
             DualAscent({"cost": 1.0}, **self._controller_args)
         except ValueError as e:
@@ -184,8 +187,15 @@ class GradientSearch(GradientResults):
 
         def arch_step(x, y, k):
             if band:
-                here, near = sn.neighbour_costs(cs.probs("argmax", logits=row(k)), nb)
-                scores = self.controller.steer(here, [near[n] for n in choice_names], k)
+                onehot = cs.probs("argmax", logits=row(k))
+                here, near = sn.neighbour_costs(onehot, nb)
+                near = tf.concat([near[n] for n in choice_names], 0)
+                s = self.controller.steer(here, near, k)
+                if self.controller.lookahead == 2:  # the Hessian only when no single change lands
+                    s = tf.cond(self.controller.stuck(near, k),
+                                lambda: self.controller.steer(here, near, k, pairs=sn.pair_costs(onehot, nb)),
+                                lambda: s)
+                scores = tf.split(s, [len(cs.choices[n]) for n in choice_names])
             with tf.GradientTape() as tape:
                 z = row(k)
                 P = cs.probs("sample", self.tau, self.rng, logits=z)

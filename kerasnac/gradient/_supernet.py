@@ -218,6 +218,38 @@ class Supernet:
         del tape
         return C, {n: tf.stack(c, axis=-1) for n, c in zip(names_, cols)}
 
+    def pair_costs(self, onehot: dict, last: int = 1):
+        """Exact costs ``[D, D, metrics]`` of every change of two choices of the one-hot ``onehot`` at
+        once (``D``: all values of all choices, in ``onehot``'s order; entry ``[r, s]`` changes the
+        choice of value ``r`` to ``r`` and that of ``s`` to ``s``; two values of one choice give the
+        single change to ``r``, so the diagonal holds the single changes).
+
+        E[C] is multilinear, so with the flips ``f_r = e_r − onehot`` of a choice and the Hessian ``H``
+        at the one-hot point, ``C_rs = C_r + C_s − C + f_r H f_s`` exactly: ``last`` Jacobians of a
+        gradient (one backward pass per value), computed only when the budget steering needs them."""
+        names_ = list(onehot)
+        sizes = [int(onehot[n].shape[0]) for n in names_]
+        flat = tf.concat([tf.convert_to_tensor(onehot[n]) for n in names_], 0)
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch(flat)
+            with tf.GradientTape(persistent=True) as inner:
+                inner.watch(flat)
+                C = self.expected_cost(dict(zip(names_, tf.split(flat, sizes))))[-last:]
+                parts = [C[j] for j in range(last)]
+            grads = [inner.gradient(parts[j], flat, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                     for j in range(last)]
+        hessians = [outer.jacobian(g, flat, unconnected_gradients=tf.UnconnectedGradients.ZERO) for g in grads]
+        del inner, outer
+        owner = tf.repeat(tf.range(len(sizes)), sizes)  # the choice of each value
+        same = tf.cast(tf.equal(owner[:, None], owner[None, :]), flat.dtype)  # [D, D]
+        flips = tf.eye(tf.size(flat), dtype=flat.dtype) - same * flat[None, :]  # row r: e_r − the one-hot of r's choice
+        out = []
+        for j in range(last):
+            single = C[j] + flips @ grads[j][:, None]  # [D, 1]
+            pair = single + tf.transpose(single) - C[j] + flips @ hessians[j] @ tf.transpose(flips)
+            out.append(same * single + (1.0 - same) * pair)  # same choice: only r's change counts
+        return tf.stack(out, axis=-1)
+
     # ------------------------------------------------------------------ derive
     def export(self, model, values: dict):
         for stage in self.stages:
