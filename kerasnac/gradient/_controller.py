@@ -42,6 +42,11 @@ PI controller on the error ``|log C_j/B_j|`` of the argmax after each step (0 in
 there μ is its integral, which holds). ``C_nv`` costs nothing extra: the expected cost is linear
 in each choice's probability vector (a chain of einsums in which every choice enters once), so with ``g = ∂E[C]/∂P``
 at the one-hot argmax, ``C_nv = C + g_n[v] − g_n[a]`` exactly (checked in the tests).
+With ``lookahead=2`` (the default), when no single change brings the argmax into the inner half band
+(``stuck``), a change ``r`` is scored by the best change ``s`` that can follow it,
+``s_r = min_s Σ_j μ_j (d(C_rs) − d(C))``: two choices that must change together to land (neither alone
+does) then both get a push. ``C_rs`` is exact too: E[C] is multilinear, so its Hessian at the one-hot
+argmax holds every pair's cost change (``Supernet.pair_costs``), computed only on the stuck steps.
 ``steering="linear"`` is the former term (with ``mode``'s sign rules for λ), and the default with
 ``feedback="expected"``.
 
