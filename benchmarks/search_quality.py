@@ -43,7 +43,8 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
 # default); _q50 against the median trial (Screening(quality=0.5)).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
-           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_mf", "kerasnac_full", "random",
+           "optuna")
 
 
 def kerasnac_options(method, args):
@@ -62,9 +63,18 @@ def kerasnac_options(method, args):
             "kerasnac_k0e4": {"screening": k0e4, "initial": "random"},
             "kerasnac_strat_k0e4": {"screening": k0e4, "initial": "stratified"},
             "kerasnac_strat_q50": {"screening": q50, "initial": "stratified"},
+            "kerasnac_ordinal": {},  # the defaults, with the oracle operator of `oracle_operators`
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
+
+
+def oracle_operators(method):
+    """ParetoOracle operators a kerasnac method sets on KerasNAC's oracle (KerasNAC takes no operator
+    arguments; ParetoSearch/ParetoOracle do): ``kerasnac_ordinal`` steps numeric Choices in rank."""
+    import kerasnac as kn
+
+    return {"kerasnac_ordinal": {"mutation": kn.evolution.GaussianMutation(ordinal=True)}}.get(method, {})
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -206,6 +216,8 @@ def run_method(method, task, seed, args, data_seed=0, make_oracle=None):
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
                           verbose=0, **kerasnac_options(method, args))
+        for name, operator in oracle_operators(method).items():
+            setattr(nac.oracle, name, operator)
         nac.tuner.trial_end_hooks.insert(0, record)  # before KerasNAC's own (results table)
         t0[0] = time.perf_counter()
         nac.fit(xt, yt, validation_data=(xv, yv), epochs=args.epochs, batch_size=args.batch_size)

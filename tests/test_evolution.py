@@ -100,6 +100,24 @@ def test_default_strategies_equal_the_explicit_ones(tmp_path):
         run(make_oracle(tmp_path, "f", seed=4, max_trials=30), 30)
 
 
+def test_ordinal_mutation_steps_numeric_choices_in_rank():
+    H = kt.engine.hyperparameters
+    bits, kind = H.Choice("bits", [32, 4, 6, 8, 12, 16]), H.Choice("kind", ["a", "b", "c"])  # unsorted on purpose
+    scale = sorted(bits.values)
+    for ordinal in (False, True):
+        m = GaussianMutation(ordinal=ordinal)
+        steps = [abs(scale.index(m(bits, 8, np.random.default_rng(i))) - scale.index(8)) for i in range(600)]
+        assert 0 not in steps  # always another value
+        if ordinal:  # mostly one rank away; the far end (32) rare
+            assert np.mean(np.array(steps) == 1) > 0.6 and np.mean(np.array(steps) == 3) < 0.1
+        else:  # uniform over the five others
+            assert 0.15 < np.mean(np.array(steps) == 3) < 0.25
+        # non-numeric Choices are redrawn uniformly either way
+        assert {m(kind, "a", np.random.default_rng(i)) for i in range(50)} == {"b", "c"}
+    with pytest.raises(ValueError, match="ordinal"):
+        GaussianMutation(ordinal="yes")
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"crossover": 3}, "crossover must be callable"),
     ({"mutation": "gauss"}, "mutation must be callable"),
