@@ -41,10 +41,11 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
-# default); _q50 against the median trial (Screening(quality=0.5)).
+# default); _q50 against the median trial (Screening(quality=0.5)). kerasnac_ordinal: the defaults with
+# GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates.
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
-           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_mf", "kerasnac_full", "random",
-           "optuna")
+           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_mf", "kerasnac_full",
+           "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -64,6 +65,7 @@ def kerasnac_options(method, args):
             "kerasnac_strat_k0e4": {"screening": k0e4, "initial": "stratified"},
             "kerasnac_strat_q50": {"screening": q50, "initial": "stratified"},
             "kerasnac_ordinal": {},  # the defaults, with the oracle operator of `oracle_operators`
+            "kerasnac_c3x": {"screening": dataclasses.replace(screen, candidates=3 * args.candidates)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
@@ -307,11 +309,23 @@ def summarise(df, task, checkpoints, ref):
                   for m in methods}
         lines.append(f"Ratios of median HV at {last} trials, with a 90% bootstrap interval (seeds resampled "
                      "independently per method, 10,000 draws); targets at 40 trials (issue 14): ≥ 1.10 vs Optuna, ≥ 1.15 vs random, lower bound > 1.\n")
-        lines.append("| method | / optuna | / random | seeds |")
-        lines.append("|---|---|---|---|")
+        variants = [m for m in methods if m.startswith("kerasnac") and m != "kerasnac_default"]
+        paired = "kerasnac_default" in methods and variants
+        lines.append("| method | / optuna | / random | seeds |" + (" / kerasnac_default | seeds ahead of it |" if paired else ""))
+        lines.append("|---|---|---|---|" + ("---|---|" if paired else ""))
         for k in [m for m in methods if m.startswith("kerasnac")]:
             cells = [ratio_ci(finals[k], finals[b]) for b in ("optuna", "random")]
-            lines.append(f"| {k} | {cells[0]} | {cells[1]} | {len(finals[k])} |")
+            row = f"| {k} | {cells[0]} | {cells[1]} | {len(finals[k])} |"
+            if paired:
+                if k == "kerasnac_default":
+                    row += " – | – |"
+                else:  # the same seeds share the first population and its training seeds: compare seed by seed
+                    both = [s for s in seeds if (k, s) in curves and ("kerasnac_default", s) in curves
+                            and min(len(curves[(k, s)][0]), len(curves[("kerasnac_default", s)][0])) >= last]
+                    a = [curves[(k, s)][0][last - 1] for s in both]
+                    b = [curves[("kerasnac_default", s)][0][last - 1] for s in both]
+                    row += f" {ratio_ci(a, b)} | {sum(x > y for x, y in zip(a, b))}/{len(both)} |"
+            lines.append(row)
         lines.append("")
         # time to quality: Optuna's median HV at `last` trials, searched over each method's whole run
         target = float(np.median(finals["optuna"]))
@@ -363,6 +377,8 @@ def main(argv=None):
     p.add_argument("--name", help="result file stem after search_quality_ (default: the task)")
     p.add_argument("--workdir", default="/tmp/kerasnac_search_quality")
     p.add_argument("--summarise-only", action="store_true", help="re-read the per-trial CSV and rewrite the tables")
+    p.add_argument("--against", nargs="*", default=[], metavar="NAME",
+                   help="add the other methods of these runs (search_quality_NAME.csv, same seeds) to the tables")
     p.add_argument("--resume", action="store_true", help="skip (method, seed) runs the CSV already holds in full")
     args = p.parse_args(argv)
 
@@ -399,6 +415,10 @@ def main(argv=None):
                       flush=True)
         print(f"total {time.perf_counter() - start:.0f} s")
     df = pd.read_csv(csv)
+    for stem in args.against:  # other runs' methods on the same seeds, for the tables only (not written to the CSV)
+        other = pd.read_csv(os.path.join(args.out, f"search_quality_{stem}.csv"))
+        df = pd.concat([df, other[~other["method"].isin(set(df["method"])) & other["seed"].isin(set(df["seed"]))]],
+                       ignore_index=True)
     text, curves = summarise(df, args.task, args.checkpoints, ref)
     curves.to_csv(os.path.join(args.out, f"search_quality_{name}_hv.csv"), index=False)
     header = (f"## Search quality, task `{args.task}`\n\n"
