@@ -42,10 +42,11 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
 # default); _q50 against the median trial (Screening(quality=0.5)). kerasnac_ordinal: the defaults with
-# GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates.
+# GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates;
+# kerasnac_smooth: the defaults with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5)).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
-           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_mf", "kerasnac_full",
-           "random", "optuna")
+           "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
+           "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -66,6 +67,7 @@ def kerasnac_options(method, args):
             "kerasnac_strat_q50": {"screening": q50, "initial": "stratified"},
             "kerasnac_ordinal": {},  # the defaults, with the oracle operator of `oracle_operators`
             "kerasnac_c3x": {"screening": dataclasses.replace(screen, candidates=3 * args.candidates)},
+            "kerasnac_smooth": {"screening": dataclasses.replace(screen, smooth=0.5)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]

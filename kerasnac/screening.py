@@ -22,6 +22,14 @@ that promises the largest gain:
    of the exact costs as extra features (bigger models tend to be more accurate), children that
    break a constraint on a cost are dropped, and the best is trained.
 
+``smooth=w`` (off by default) also makes the *parents* noise-aware. On short training budgets a
+trial's metric is its architecture's quality plus the luck of its seed, and NSGA-II breeds from the
+best-looking trials, so from the luckiest. With ``smooth`` the parent pool is ranked on each trained
+metric shrunk toward the trees' out-of-bag prediction of it (the prediction from trees that did not
+see that trial): ``(1 - w) * recorded + w * predicted``. Exact costs are not touched, and the front,
+the results and the screening's own scores keep the recorded values. It needs the oracle's exact
+costs (``KerasNAC`` always gives them) to tell the trained objectives from the computed ones.
+
 Until ``min_trials`` trials are ranked (default: the population size) the first child is taken, so
 the search starts exactly like plain NSGA-II. Selection is deterministic given the seed and the
 completed trials, so it resumes and replays like the rest of the oracle.
@@ -60,6 +68,8 @@ class Screening:
             more, the screening counts dominations and ``quality`` has no effect. Measured in
             ``docs/benchmarks.md`` (section 0, 10 seeds): 0.5 gave a 12% higher median HV on short
             Bragg runs and 2–7% lower ones on the jets tasks, all within the seed noise.
+        smooth: weight ``w`` in [0, 1) of the surrogate's out-of-bag prediction in the metric the
+            parent pool is ranked on (0: the recorded metric, NSGA-II's rule; see the module docstring).
     """
 
     candidates: int = 8
@@ -68,10 +78,11 @@ class Screening:
     min_trials: int | None = None
     n_estimators: int = 64
     quality: float | None = None
+    smooth: float = 0.0
 
     # Fields added after searches were first stored with these options: a run's fingerprint leaves
     # them out while they hold the value that gives the earlier behaviour, so those searches resume.
-    FINGERPRINT_OPTIONAL = {"quality": None}
+    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0}
 
     def __post_init__(self):
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
@@ -87,6 +98,8 @@ class Screening:
         if self.quality is not None and not (isinstance(self.quality, (int, float)) and not isinstance(self.quality, bool)
                                              and 0 < self.quality <= 1):
             raise ValueError(f"Screening.quality must be a quantile in (0, 1] or None, got {self.quality!r}.")
+        if isinstance(self.smooth, bool) or not isinstance(self.smooth, (int, float)) or not 0 <= self.smooth < 1:
+            raise ValueError(f"Screening.smooth must be a weight in [0, 1), got {self.smooth!r}.")
 
 
 def values_key(values: dict) -> str:
@@ -217,6 +230,45 @@ def _quality_columns(q, names, cost_fn, children) -> dict:
     return {j: float(q) for j, n in enumerate(names) if n not in exact}
 
 
+def _cost_features(known, names, reported) -> list[str]:
+    """The exact costs used as extra surrogate features (objectives, params, bops), if every trial has them."""
+    feat = sorted(n for n in known if n in names or n in ("params", "bops"))
+    return feat if feat and all(all(n in r for n in feat) for r in reported) else []
+
+
+def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encoder, seed: int) -> np.ndarray:
+    """The objective values of ``history`` (``choose``'s format; oracle order and directions) with
+    every trained objective shrunk toward its out-of-bag prediction by ``screening.smooth``.
+
+    The trees (bootstrap samples, so each trial is predicted by the trees that did not draw it) see
+    the hyperparameter encoding and the log of the exact costs. A trial no tree left out keeps its
+    recorded value."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    names = [n for n, _ in objectives]
+    Y = np.array([f for _, f, _ in history], dtype=float)
+    w = float(screening.smooth)
+    if w <= 0 or cost_fn is None or len(history) < 4:  # without exact costs, which objectives are trained is unknown
+        return Y
+    if not getattr(cost_fn, "names", None):
+        cost_fn(history[0][0])  # a CostCache learns its metric names from one (cached) call
+    exact = set(getattr(cost_fn, "names", None) or ())
+    trained = [j for j, n in enumerate(names) if n not in exact]
+    if not exact or not trained:
+        return Y
+    X = np.array([encoder(v) for v, _, _ in history])
+    feat = _cost_features(exact, names, [r for _, _, r in history])
+    if feat:
+        X = np.c_[X, _log_cost(np.array([[r[n] for n in feat] for _, _, r in history]))]
+    for j in trained:
+        model = ExtraTreesRegressor(n_estimators=screening.n_estimators, bootstrap=True, oob_score=True,
+                                    random_state=(seed + j) % (2**31), n_jobs=1).fit(X, Y[:, j])
+        oob = np.asarray(model.oob_prediction_, dtype=float).reshape(-1)
+        ok = np.isfinite(oob)
+        Y[ok, j] = (1 - w) * Y[ok, j] + w * oob[ok]
+    return Y
+
+
 def choose(screening: Screening, children: list[dict], history: list[tuple[dict, list[float], dict]],
            objectives: list[tuple[str, str]], cost_fn, constraints, encoder: Encoder, seed: int) -> int:
     """Index of the child to train, in two stages.
@@ -275,10 +327,9 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
         if c.metric in known:
             feasible &= np.array([c.violation(cost[c.metric]) == 0 for cost in costs])
     exact_cols = [j for j, n in enumerate(names) if n in known]
-    feat = sorted(n for n in known if n in names or n in ("params", "bops"))
-    hist_costs = [r for _, _, r in history]
-    if feat and all(all(n in r for n in feat) for r in hist_costs):
-        X2 = np.c_[X, _log_cost(np.array([[r[n] for n in feat] for r in hist_costs]))]
+    feat = _cost_features(known, names, [r for _, _, r in history])
+    if feat:
+        X2 = np.c_[X, _log_cost(np.array([[r[n] for n in feat] for _, _, r in history]))]
         Xc2 = np.c_[Xc[top], _log_cost(np.array([[c[n] for n in feat] for c in costs]))]
     else:
         X2, Xc2 = X, Xc[top]
@@ -305,4 +356,4 @@ def pick(screening: Screening, children, history, objectives, cost_fn, constrain
         return 0
 
 
-__all__ = ["Screening", "CostCache", "Encoder", "choose", "pick", "values_key"]
+__all__ = ["Screening", "CostCache", "Encoder", "choose", "pick", "smoothed", "values_key"]

@@ -18,7 +18,8 @@ def exact_f1(values):
 
 @pytest.mark.parametrize("kwargs", [{"candidates": 0}, {"candidates": True}, {"exact": 0},
                                     {"kappa": -1.0}, {"kappa": float("nan")}, {"min_trials": 1},
-                                    {"n_estimators": 1}, {"quality": 0}, {"quality": 1.5}, {"quality": True}])
+                                    {"n_estimators": 1}, {"quality": 0}, {"quality": 1.5}, {"quality": True},
+                                    {"smooth": 1.0}, {"smooth": -0.1}, {"smooth": True}])
 def test_bad_options_are_rejected(kwargs):
     with pytest.raises(ValueError, match="Screening"):
         kn.Screening(**kwargs)
@@ -105,6 +106,49 @@ def test_a_search_stored_before_the_quality_option_still_resumes():
     assert entry(kn.Screening()) == before  # the fingerprint a search of an earlier release stored
     assert _rundir.fingerprint_changes({"screening": before}, {"screening": entry(kn.Screening())}) == []
     assert entry(kn.Screening(quality=0.5)) == {**before, "quality": 0.5}  # a new setting does count
+
+
+def test_smoothing_pulls_a_lucky_metric_toward_its_neighbours_and_leaves_costs_alone():
+    hp = kt.HyperParameters()
+    hp.Int("w", 1, 64)
+    enc = scr.Encoder(hp.space)
+    widths = list(range(2, 64, 3))
+    points = [(w, 0.5 + 0.004 * w, 100 * w) for w in widths]
+    lucky = widths.index(32)
+    points[lucky] = (32, 0.95, 3200)  # the trend says 0.628
+    hist = _history(points)
+    objectives = [("acc", "max"), ("bops", "min")]
+    cost = scr.CostCache(lambda v: {"bops": 100.0 * v["w"], "params": 100.0 * v["w"]})
+    Y = scr.smoothed(kn.Screening(smooth=0.5), hist, objectives, cost, enc, seed=0)
+    recorded = np.array([f for _, f, _ in hist])
+    assert np.array_equal(Y[:, 1], recorded[:, 1])  # exact costs untouched
+    assert 0.70 < Y[lucky, 0] < 0.90  # half-way toward what the other trials predict
+    others = np.arange(len(hist)) != lucky
+    assert np.max(np.abs(Y[others, 0] - recorded[others, 0])) < 0.1
+    assert np.array_equal(scr.smoothed(kn.Screening(), hist, objectives, cost, enc, seed=0), recorded)  # off
+    assert np.array_equal(scr.smoothed(kn.Screening(smooth=0.5), hist, objectives, None, enc, seed=0), recorded)
+
+
+def test_smoothed_parents_change_the_pool_and_the_search_stays_reproducible(tmp_path):
+    import zlib
+
+    def noisy(values):  # a 'training' whose luck depends on the values only, so runs repeat
+        f1, f2 = zdt_objectives(values)
+        luck = np.random.default_rng(zlib.crc32(scr.values_key(values).encode())).standard_normal()
+        return f1, f2 * (1 + 0.3 * luck)
+
+    def make(name):
+        return make_oracle(tmp_path, name, seed=5, max_trials=30,
+                           screening=kn.Screening(smooth=0.7, n_estimators=16), cost_fn=exact_f1)
+
+    oracle = make("a")
+    first = run(oracle, 30, fn=noisy)
+    assert run(make("b"), 30, fn=noisy) == first
+    ids, _, _, _, order = oracle._rank()
+    recorded = oracle.selection.pool([ids[i] for i in order], oracle.population_size)
+    smoothed = oracle._parent_pool(30)
+    assert len(smoothed) == len(recorded) and set(smoothed) <= set(ids)
+    assert smoothed != recorded  # the lucky trials lose places
 
 
 def test_choose_takes_the_first_child_until_enough_trials():

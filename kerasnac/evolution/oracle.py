@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from kerasnac import _pareto
 from kerasnac import fidelity as _fidelity
 from kerasnac import screening as _screening
 from kerasnac._keras import keep_oracle_seed, kt
@@ -389,12 +390,34 @@ class ParetoOracle(RobustOracle):
         values.update({k: v for k, v in given.items() if k not in names})
         return values
 
-    def _parent_pool(self) -> list[str]:
-        ids, _, _, _, order = self._rank()
+    def _parent_pool(self, n_created: int = 0) -> list[str]:
+        ids, _, _, viol, order = self._rank()
+        s = self.screening
+        if s is not None and s.smooth > 0 and len(ids) >= max(2, s.min_trials or self.population_size):
+            order = self._smoothed_order(ids, viol, order, n_created)
         return self.selection.pool([ids[i] for i in order], self.population_size)
 
+    def _smoothed_order(self, ids, viol, order, n_created: int):
+        """Pareto order of the ranked trials on their surrogate-smoothed metrics (``Screening.smooth``);
+        ``order`` (the recorded one) if the surrogate fails: screening never stops the search."""
+        k = len(self._objectives)
+        history = [(self.trials[t].hyperparameters.values, self._metric_values(self.trials[t])[:k],
+                    _values.reported(self.trials[t])) for t in ids]
+        if self._encoder is None or self._encoder.n_space != len(self.hyperparameters.space):
+            self._encoder = _screening.Encoder(self.hyperparameters.space)
+        seed = int(self._rng(n_created, _STREAM_SCREEN, 1).integers(2**31))
+        try:
+            Y = _screening.smoothed(self.screening, history, self._objectives, self.exact_costs, self._encoder, seed)
+        except Exception as e:  # noqa: BLE001
+            logger.warning("Smoothing the parents' metrics failed (%s: %s); ranking on the recorded ones.",
+                           type(e).__name__, e)
+            return order
+        F = _pareto.to_minimization(Y, [d for _, d in self._objectives])
+        ranks, cd = _pareto.rank_and_crowding(F, np.asarray(viol) if self.constraints else None)
+        return np.lexsort((np.arange(len(ids)), -cd, ranks))
+
     def _offspring(self, n_created: int):
-        pool = self._parent_pool()
+        pool = self._parent_pool(n_created)
         self._parent_ids = pool
         wanted = self.screening.candidates if self.screening is not None else 1
         children, keys = [], set()
