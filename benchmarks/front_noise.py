@@ -103,13 +103,16 @@ def main(argv=None):
     p.add_argument("--source", default="toy")
     p.add_argument("--method-fronts", nargs="*", default=["kerasnac_default", "random", "optuna"],
                    help="also retrain these methods' per-seed 40-trial fronts once (none: no method fronts)")
+    p.add_argument("--against", nargs="*", default=[], metavar="NAME",
+                   help="add the other methods of these search_quality runs (same seeds), as search_quality.py does")
     p.add_argument("--results", default="benchmarks/results", help="where search_quality_<name>.csv is")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--workdir", default="/tmp/kerasnac_front_noise")
     args = p.parse_args(argv)
 
     ref = sq.REF[args.task]
-    df = pd.read_csv(os.path.join(args.results, f"search_quality_{args.name}.csv"))
+    df = sq.with_against(pd.read_csv(os.path.join(args.results, f"search_quality_{args.name}.csv")), args.against,
+                         args.results)
     df = df[df.trial <= args.trials]
     out_csv = os.path.join(args.out, f"front_noise_{args.name}.csv")
     done = pd.read_csv(out_csv) if os.path.isfile(out_csv) else pd.DataFrame(columns=["set", "repeat", "hp"])
@@ -131,16 +134,17 @@ def main(argv=None):
         print(f"[{args.name}] {name} repeat {r}: {len(rows)} architectures retrained", flush=True)
 
     best_hv = hv(best, ref)
-    print(f"\n### Best-known front of `{args.name}` ({len(df)} trials, {len(best)} architectures): "
-          f"recorded HV {best_hv:.4f}\n")
-    print("| retraining | HV | share of the recorded best-known HV |")
-    print("|---|---|---|")
-    shares = []
-    for r in range(args.repeats):
-        h = hv(done[(done["set"] == "best_known") & (done["repeat"] == r)], ref)
-        shares.append(h / best_hv)
-        print(f"| repeat {r} | {h:.4f} | {h / best_hv:.3f} |")
-    print(f"| median | | **{np.median(shares):.3f}** [{min(shares):.3f}–{max(shares):.3f}] |\n")
+    if args.repeats:  # --repeats 0: the methods' own fronts only
+        print(f"\n### Best-known front of `{args.name}` ({len(df)} trials, {len(best)} architectures): "
+              f"recorded HV {best_hv:.4f}\n")
+        print("| retraining | HV | share of the recorded best-known HV |")
+        print("|---|---|---|")
+        shares = []
+        for r in range(args.repeats):
+            h = hv(done[(done["set"] == "best_known") & (done["repeat"] == r)], ref)
+            shares.append(h / best_hv)
+            print(f"| repeat {r} | {h:.4f} | {h / best_hv:.3f} |")
+        print(f"| median | | **{np.median(shares):.3f}** [{min(shares):.3f}–{max(shares):.3f}] |\n")
     if args.method_fronts:
         print(f"### Each method's {args.trials}-trial fronts: recorded HV and the same architectures retrained once\n")
         print("| method | seeds | recorded HV, median | retrained HV, median | retrained / recorded, median |")

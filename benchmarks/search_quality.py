@@ -360,6 +360,18 @@ def summarise(df, task, checkpoints, ref):
     return "\n".join(lines), pd.DataFrame(curve_rows)
 
 
+def with_against(df, stems, folder):
+    """``df`` with the rows of the other methods of ``search_quality_<stem>.csv`` (for each of ``stems``)
+    on ``df``'s seeds: a variant run alone, compared with the methods of an earlier run."""
+    import pandas as pd
+
+    for stem in stems:
+        other = pd.read_csv(os.path.join(folder, f"search_quality_{stem}.csv"))
+        df = pd.concat([df, other[~other["method"].isin(set(df["method"])) & other["seed"].isin(set(df["seed"]))]],
+                       ignore_index=True)
+    return df
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=("jets", "bragg", "deepsets"), default="jets")
@@ -416,11 +428,7 @@ def main(argv=None):
                 print(f"[{args.task}] {method:8s} seed {seed}: {len(rows)} trials in {time.perf_counter() - t:.0f} s",
                       flush=True)
         print(f"total {time.perf_counter() - start:.0f} s")
-    df = pd.read_csv(csv)
-    for stem in args.against:  # other runs' methods on the same seeds, for the tables only (not written to the CSV)
-        other = pd.read_csv(os.path.join(args.out, f"search_quality_{stem}.csv"))
-        df = pd.concat([df, other[~other["method"].isin(set(df["method"])) & other["seed"].isin(set(df["seed"]))]],
-                       ignore_index=True)
+    df = with_against(pd.read_csv(csv), args.against, args.out)  # for the tables only, not written to the CSV
     text, curves = summarise(df, args.task, args.checkpoints, ref)
     curves.to_csv(os.path.join(args.out, f"search_quality_{name}_hv.csv"), index=False)
     header = (f"## Search quality, task `{args.task}`\n\n"
