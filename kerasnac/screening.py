@@ -261,11 +261,17 @@ def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encode
     if feat:
         X = np.c_[X, _log_cost(np.array([[r[n] for n in feat] for _, _, r in history]))]
     for j in trained:
-        model = ExtraTreesRegressor(n_estimators=screening.n_estimators, bootstrap=True, oob_score=True,
+        model = ExtraTreesRegressor(n_estimators=screening.n_estimators, bootstrap=True,
                                     random_state=(seed + j) % (2**31), n_jobs=1).fit(X, Y[:, j])
-        oob = np.asarray(model.oob_prediction_, dtype=float).reshape(-1)
-        ok = np.isfinite(oob)
-        Y[ok, j] = (1 - w) * Y[ok, j] + w * oob[ok]
+        # out-of-bag by hand: sklearn's oob_prediction_ gives 0, not "unknown", to a trial every tree drew
+        per_tree = np.array([t.predict(X) for t in model.estimators_])
+        out = np.ones_like(per_tree, dtype=bool)
+        for i, drawn in enumerate(model.estimators_samples_):
+            out[i, drawn] = False
+        n_out = out.sum(0)
+        ok = n_out > 0
+        oob = np.where(out, per_tree, 0.0).sum(0)[ok] / n_out[ok]
+        Y[ok, j] = (1 - w) * Y[ok, j] + w * oob
     return Y
 
 
