@@ -105,6 +105,35 @@ def test_budget_controller_lands_within_ten_percent_before_repair(data):
     gs.derive(finetune_epochs=0, repair=False)
     assert gs.repair_log == []
     assert abs(gs.derived_costs["budget:bops"] / budget - 1) <= 0.1, (gs.derived_costs, budget, gs.values)
+    assert gs.settle_log == []  # landed within the epochs: no settle step
+
+
+def test_settle_phase_steps_an_unlanded_budget_into_the_band_with_the_search_s_own_steps(data):
+    """A budget that never came within tolerance gets further architecture steps after the epochs (weights
+    frozen) until its argmax is in the band; the steps' cap is honoured and the weights do not move."""
+    import numpy as np
+    keras.utils.set_random_seed(0)
+    budget = exact_bops(LARGE) * 1.05
+    gs = GradientSearch(tiny_space(), cost=None, budget={"bops": budget}, epochs=2, warmup_epochs=1, batch_size=32,
+                        arch_learning_rate=0.01, verbose=0, seed=0, budget_settle=0)
+    gs.fit(*data[0], validation_data=data[1])
+    assert gs.settle_log == []  # disabled
+    for n, c in gs.choices.choices.items():  # a one-logit lead for the cheapest values: far under the budget
+        lead = np.zeros([1, len(c)], "float32")
+        lead[0, 0] = 1.0
+        gs.bank[n].assign(lead)
+    gs.landed = [None]
+    assert gs.select(0)._misses_budget(gs.searched_values()[0])
+    weights = [w.numpy().copy() for w in gs.supernet.trainable_weights]
+    batches = iter(tf.data.Dataset.from_tensor_slices(tuple(data[1])).repeat().batch(32))
+    gs.budget_settle = 5
+    assert gs._settle(batches) == [{"budget": 0, "steps": 5, "landed": False}]
+    gs.budget_settle = 300
+    log = gs._settle(batches)
+    assert log[0]["landed"] and 0 < log[0]["steps"] < 300, log
+    values, source = gs.select(0).searched_values()
+    assert source == "argmax" and not gs._misses_budget(values)
+    assert all(np.array_equal(w, v.numpy()) for w, v in zip(weights, gs.supernet.trainable_weights))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -121,6 +150,8 @@ def test_budget_controller_lands_within_ten_percent_before_repair(data):
     ({"budget_feedback": "soft"}, "feedback"),
     ({"budget_steering": "push"}, "steering"),
     ({"budget_lookahead": 3}, "lookahead"),
+    ({"budget_settle": -1}, "budget_settle"),
+    ({"budget_settle": 2.5}, "budget_settle"),
     ({"budget_feedback": "expected", "budget_steering": "band"}, "budget_feedback='argmax'"),
 ])
 def test_bad_budgets_raise_before_training(kwargs, message):
