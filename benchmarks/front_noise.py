@@ -19,8 +19,13 @@ trial seeds the benchmark never used, and prints
   40-trial fronts recorded and retrained once, to show how far a single search's own record is lifted
   by luck, and the retrained ratios of the first method against the others.
 
-Rows go to ``benchmarks/results/front_noise_<name>.csv``; a rerun skips the (architecture, repeat)
-pairs already there, so an interrupted run continues where it stopped.
+Rows go to ``benchmarks/results/front_noise_<name>.csv`` (with ``--against``:
+``front_noise_<name>+<against>....csv``, since the best-known front then differs); a rerun skips the
+(architecture, repeat) pairs already there, so an interrupted run continues where it stopped. Each
+set of retrainings (``best_known`` repeat r, a method's seed s) runs at a trial seed of its own,
+``retrain_seed(set, r)``, recorded in the ``retrain_seed`` column (files written before that column
+existed used ``10,000 + 1,000·k`` with ``k`` the job's place in the run's list); every HV is taken
+over the rows of that set's own architectures only.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import ast
 import os
 import sys
+import zlib
 
 import numpy as np
 
@@ -77,6 +83,12 @@ def replay_oracle_class():
     return ReplayOracle
 
 
+def retrain_seed(name: str, repeat: int) -> int:
+    """The trial seed of a set of retrainings: a function of the set and repeat alone (not of which other
+    sets the command line asks for), at 10,000 or more, where the benchmark's seeds (below 100) never are."""
+    return 10_000 + 1_000 * (zlib.crc32(f"{name}/{repeat}".encode()) % 100_000)
+
+
 def retrain(task, hps, seed, args):
     """Train each of ``hps`` (repr'd sorted value lists, as in the CSV's ``hp`` column) once at ``seed``."""
     values = [dict(ast.literal_eval(h)) for h in hps]
@@ -114,24 +126,33 @@ def main(argv=None):
     df = sq.with_against(pd.read_csv(os.path.join(args.results, f"search_quality_{args.name}.csv")), args.against,
                          args.results)
     df = df[df.trial <= args.trials]
-    out_csv = os.path.join(args.out, f"front_noise_{args.name}.csv")
+    stem = "+".join([args.name, *args.against])
+    out_csv = os.path.join(args.out, f"front_noise_{stem}.csv")
     done = pd.read_csv(out_csv) if os.path.isfile(out_csv) else pd.DataFrame(columns=["set", "repeat", "hp"])
     best = front_rows(df)
     jobs = [("best_known", r, list(best.hp)) for r in range(args.repeats)]
     for m in args.method_fronts:
         for s, g in df[df.method == m].groupby("seed"):
             jobs.append((f"{m}_seed{s}", 0, list(front_rows(g).hp)))
-    for k, (name, r, hps) in enumerate(jobs):
+    for name, r, hps in jobs:
         have = set(done[(done["set"] == name) & (done["repeat"] == r)].hp)
         todo = [h for h in hps if h not in have]
         if not todo:
             continue
-        # trial seeds 10,000 + 1,000 k + i: never used by the benchmark (its seeds are below 100)
-        rows = retrain(args.task, todo, 10_000 + 1_000 * k, args)
-        new = pd.DataFrame([{**row, "set": name, "repeat": r} for row in rows])
+        seed = retrain_seed(name, r)
+        rows = retrain(args.task, todo, seed, args)
+        new = pd.DataFrame([{**row, "set": name, "repeat": r, "retrain_seed": seed} for row in rows])
         done = pd.concat([done, new], ignore_index=True)
         done.to_csv(out_csv, index=False)
         print(f"[{args.name}] {name} repeat {r}: {len(rows)} architectures retrained", flush=True)
+
+    hps_of = {(name, r): set(hps) for name, r, hps in jobs}
+
+    def retrained(name, r=0):
+        """The cached rows of one set, limited to the architectures this run asks of it (a cache written with
+        other ``--trials`` or ``--against`` may hold more)."""
+        rows = done[(done["set"] == name) & (done["repeat"] == r)]
+        return rows[rows.hp.isin(hps_of[(name, r)])]
 
     best_hv = hv(best, ref)
     if args.repeats:  # --repeats 0: the methods' own fronts only
@@ -141,7 +162,7 @@ def main(argv=None):
         print("|---|---|---|")
         shares = []
         for r in range(args.repeats):
-            h = hv(done[(done["set"] == "best_known") & (done["repeat"] == r)], ref)
+            h = hv(retrained("best_known", r), ref)
             shares.append(h / best_hv)
             print(f"| repeat {r} | {h:.4f} | {h / best_hv:.3f} |")
         print(f"| median | | **{np.median(shares):.3f}** [{min(shares):.3f}–{max(shares):.3f}] |\n")
@@ -154,7 +175,7 @@ def main(argv=None):
             rec, again = [], []
             for s, g in df[df.method == m].groupby("seed"):
                 rec.append(hv(g, ref))
-                again.append(hv(done[done["set"] == f"{m}_seed{s}"], ref))
+                again.append(hv(retrained(f"{m}_seed{s}"), ref))
             per[m] = again
             print(f"| {m} | {len(rec)} | {np.median(rec):.4f} | {np.median(again):.4f} | "
                   f"{np.median(np.array(again) / np.array(rec)):.3f} |")
