@@ -216,17 +216,26 @@ def _best(score: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(score)), -score[:, 1], -score[:, 0], ~feasible))
 
 
+def _exact_names(cost_fn, values_seq) -> set:
+    """The objectives ``cost_fn`` gives exactly (before training): a :class:`CostCache`'s known names, or
+    the keys of its first answer on ``values_seq`` (cached, so the build is reused). Empty without one."""
+    if cost_fn is None:
+        return set()
+    exact = getattr(cost_fn, "names", None)
+    if exact:
+        return set(exact)
+    for values in values_seq:
+        cost = cost_fn(values)
+        if cost is not None:
+            return set(cost)
+    return set()
+
+
 def _quality_columns(q, names, cost_fn, children) -> dict:
     """``{column: q}`` for the objectives that need training (those ``cost_fn`` does not give)."""
     if q is None:
         return {}
-    exact = getattr(cost_fn, "names", None) or set()
-    if cost_fn is not None and not exact:
-        for child in children:  # cached: this child's build is reused if it is screened exactly
-            cost = cost_fn(child)
-            if cost is not None:
-                exact = set(cost)
-                break
+    exact = _exact_names(cost_fn, children)
     return {j: float(q) for j, n in enumerate(names) if n not in exact}
 
 
@@ -250,9 +259,7 @@ def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encode
     w = float(screening.smooth)
     if w <= 0 or cost_fn is None or len(history) < 4:  # without exact costs, which objectives are trained is unknown
         return Y
-    if not getattr(cost_fn, "names", None):
-        cost_fn(history[0][0])  # a CostCache learns its metric names from one (cached) call
-    exact = set(getattr(cost_fn, "names", None) or ())
+    exact = _exact_names(cost_fn, [v for v, _, _ in history])
     trained = [j for j, n in enumerate(names) if n not in exact]
     if not exact or not trained:
         return Y

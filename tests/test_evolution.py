@@ -114,6 +114,10 @@ def test_ordinal_mutation_steps_numeric_choices_in_rank():
             assert 0.15 < np.mean(np.array(steps) == 3) < 0.25
         # non-numeric Choices are redrawn uniformly either way
         assert {m(kind, "a", np.random.default_rng(i)) for i in range(50)} == {"b", "c"}
+    # a numeric Choice the user declared unordered (an ID) is redrawn uniformly too
+    ids = H.Choice("detector", [32, 4, 6, 8, 12, 16], ordered=False)
+    far = [GaussianMutation(ordinal=True)(ids, 8, np.random.default_rng(i)) for i in range(600)]
+    assert 0.15 < np.mean(np.array(far) == 32) < 0.25
     with pytest.raises(ValueError, match="ordinal"):
         GaussianMutation(ordinal="yes")
 

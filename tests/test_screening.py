@@ -137,18 +137,25 @@ def test_smoothed_parents_change_the_pool_and_the_search_stays_reproducible(tmp_
         luck = np.random.default_rng(zlib.crc32(scr.values_key(values).encode())).standard_normal()
         return f1, f2 * (1 + 0.3 * luck)
 
-    def make(name):
+    def make(name, smooth=0.7):
         return make_oracle(tmp_path, name, seed=5, max_trials=30,
-                           screening=kn.Screening(smooth=0.7, n_estimators=16), cost_fn=exact_f1)
+                           screening=kn.Screening(smooth=smooth, n_estimators=16), exact_costs=exact_f1)
 
     oracle = make("a")
     first = run(oracle, 30, fn=noisy)
     assert run(make("b"), 30, fn=noisy) == first
+    assert run(make("c", smooth=0.0), 30, fn=noisy) != first  # the smoothing did steer the search
     ids, _, _, _, order = oracle._rank()
     recorded = oracle.selection.pool([ids[i] for i in order], oracle.population_size)
     smoothed = oracle._parent_pool(30)
     assert len(smoothed) == len(recorded) and set(smoothed) <= set(ids)
-    assert smoothed != recorded  # the lucky trials lose places
+    assert set(smoothed) != set(recorded)  # lucky trials leave the pool, not only change places in it
+
+
+def test_smoothing_without_exact_costs_is_refused_not_ignored(tmp_path):
+    with pytest.raises(ValueError, match="exact_costs"):
+        make_oracle(tmp_path, screening=kn.Screening(smooth=0.5))
+    make_oracle(tmp_path, screening=kn.Screening(smooth=0.5), exact_costs=exact_f1)  # fine with them
 
 
 def test_choose_takes_the_first_child_until_enough_trials():

@@ -30,8 +30,9 @@ class GaussianMutation:
     [0, 1]; a ``Fixed`` never changes. The result differs from ``value`` whenever the hyperparameter
     allows (16 local tries, then 16 uniform ones).
 
-    With ``ordinal=True`` a Choice whose values are all numbers (widths, bit widths, kernel sizes)
-    is treated as the ordered scale it is: the step is Gaussian in the rank of the sorted values,
+    With ``ordinal=True`` an ordered Choice (keras-tuner's ``ordered``, by default every Choice of
+    numbers: widths, bit widths, kernel sizes; ``ordered=False`` opts a numeric ID out) is treated
+    as the ordered scale it is: the step is Gaussian in the rank of the sorted values,
     like an Int's, so 8 bits goes to 6 or 12 more often than to 32. A uniform redraw moves a
     cost-driving choice across the whole cost range, which makes fine steps near the cheap end of
     the front rare.
@@ -58,7 +59,8 @@ class GaussianMutation:
             return not value
         if isinstance(hp, _hp.Choice):
             others = [v for v in hp.values if v != value]
-            if self.ordinal and others and value in hp.values and _numeric(hp.values):
+            # keras-tuner's `ordered`: True by default for numeric values, False where the user said so
+            if self.ordinal and others and value in hp.values and getattr(hp, "ordered", False):
                 scale = sorted(hp.values)
                 return self._step((scale.index(value) + 0.5) / len(scale), len(scale), value, rng,  # bin centres
                                   lambda q: scale[min(int(q * len(scale)), len(scale) - 1)])
@@ -84,10 +86,6 @@ class GaussianMutation:
             if new != value:
                 return new
         return value
-
-
-def _numeric(values) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 __all__ = ["GaussianMutation"]

@@ -134,6 +134,10 @@ class ParetoOracle(RobustOracle):
                           "release.", DeprecationWarning, stacklevel=2)
             exact_costs = exact_costs if exact_costs is not None else cost_fn
         self.exact_costs = None if exact_costs is None else _screening.CostCache(exact_costs)
+        if screening is not None and screening.smooth > 0 and self.exact_costs is None:
+            raise ValueError("Screening(smooth=...) shrinks only the objectives that need training, and tells them "
+                             "from the costs by exact_costs; give ParetoOracle(exact_costs=...) (KerasNAC does) or "
+                             "use smooth=0.")
         self._encoder = None
         if fidelity is not None and not isinstance(fidelity, _fidelity.SuccessiveHalving):
             raise TypeError(f"fidelity must be a kerasnac.SuccessiveHalving or None, got {type(fidelity).__name__}.")
@@ -400,11 +404,7 @@ class ParetoOracle(RobustOracle):
     def _smoothed_order(self, ids, viol, order, n_created: int):
         """Pareto order of the ranked trials on their surrogate-smoothed metrics (``Screening.smooth``);
         ``order`` (the recorded one) if the surrogate fails: screening never stops the search."""
-        k = len(self._objectives)
-        history = [(self.trials[t].hyperparameters.values, self._metric_values(self.trials[t])[:k],
-                    _values.reported(self.trials[t])) for t in ids]
-        if self._encoder is None or self._encoder.n_space != len(self.hyperparameters.space):
-            self._encoder = _screening.Encoder(self.hyperparameters.space)
+        history = self._history(ids)
         seed = int(self._rng(n_created, _STREAM_SCREEN, 1).integers(2**31))
         try:
             Y = _screening.smoothed(self.screening, history, self._objectives, self.exact_costs, self._encoder, seed)
@@ -413,8 +413,16 @@ class ParetoOracle(RobustOracle):
                            type(e).__name__, e)
             return order
         F = _pareto.to_minimization(Y, [d for _, d in self._objectives])
-        ranks, cd = _pareto.rank_and_crowding(F, np.asarray(viol) if self.constraints else None)
-        return np.lexsort((np.arange(len(ids)), -cd, ranks))
+        return _pareto.pareto_order(F, np.asarray(viol) if self.constraints else None)
+
+    def _history(self, ids) -> list[tuple[dict, list[float], dict]]:
+        """``(values, objective values, reported metrics)`` of trials ``ids``, the screening's input; (re)makes
+        the encoder when the space has grown."""
+        k = len(self._objectives)
+        if self._encoder is None or self._encoder.n_space != len(self.hyperparameters.space):
+            self._encoder = _screening.Encoder(self.hyperparameters.space)
+        return [(self.trials[t].hyperparameters.values, self._metric_values(self.trials[t])[:k],
+                 _values.reported(self.trials[t])) for t in ids]
 
     def _offspring(self, n_created: int):
         pool = self._parent_pool(n_created)
@@ -442,11 +450,7 @@ class ParetoOracle(RobustOracle):
         if self.screening is None or len(children) < 2:
             return 0
         ids, _, _, viol, _ = self._rank()
-        k = len(self._objectives)
-        history = [(self.trials[t].hyperparameters.values, self._metric_values(self.trials[t])[:k],
-                    _values.reported(self.trials[t])) for t, v in zip(ids, viol) if v == 0]
-        if self._encoder is None or self._encoder.n_space != len(self.hyperparameters.space):
-            self._encoder = _screening.Encoder(self.hyperparameters.space)
+        history = self._history([t for t, v in zip(ids, viol) if v == 0])
         seed = int(self._rng(n_created, _STREAM_SCREEN, 0).integers(2**31))
         return _screening.pick(self.screening, children, history, self._objectives, self.exact_costs,
                                self.constraints, self._encoder, seed, self.population_size)
