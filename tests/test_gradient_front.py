@@ -227,7 +227,7 @@ def test_two_move_lookahead_scores_a_change_by_the_best_change_that_can_follow_i
     near = tf.constant([[140.0], [80.0], [140.0], [280.0]])
     pairs = tf.constant([[[140.0], [140.0], [140.0], [280.0]],
                          [[80.0], [80.0], [80.0], [98.0]],
-                         [[140.0], [80.0], [140.0], [280.0]],
+                         [[140.0], [80.0], [140.0], [140.0]],  # a same-choice pair costs C_r (pair_costs)
                          [[280.0], [98.0], [280.0], [280.0]]])
     assert bool(ctl.stuck(near)) and not bool(ctl.stuck(tf.constant([[140.0], [97.0]])))
     one, two = ctl.steer(tf.constant([140.0]), near), ctl.steer(tf.constant([140.0]), near, pairs=pairs)

@@ -27,7 +27,9 @@ class GradientResults:
 
     def history_dataframe(self) -> pd.DataFrame:
         """Per epoch: losses, expected cost(s), the argmax architecture's budgeted cost(s), λ, temperature and every
-        architecture probability (a front: one set per budget, suffixed ``@k``)."""
+        architecture probability (a front: one set per budget, suffixed ``@k``). ``lambda_<cost>`` is the
+        controller's multiplier: with the default band steering the gain μ ≥ 0 of the push toward the
+        band; with ``budget_steering="linear"`` the signed λ of the ``λ E[C] / B`` term."""
         return pd.DataFrame(self.history)
 
     def _misses_budget(self, values) -> bool:

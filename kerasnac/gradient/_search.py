@@ -27,10 +27,12 @@ class GradientSearch(GradientResults):
     FBNetV2 channel masking. Weights are trained on the training split and logits on the validation
     split, alternating per batch, with Gumbel-softmax samples at an annealed temperature. The loss of
     the logit step is ``task + lam * E[cost] / C0`` (``C0``: expected cost at uniform probabilities)
-    plus, in budget mode, the budget term of the controller: by default a push toward the single-choice
-    changes of the argmax architecture that bring its exact cost into ``± budget_tolerance`` of the
-    budget, weighed by a gain adapted by a PI controller (``budget_steering="linear"``:
-    ``sum_k λ_k E[C_k] / B_k`` with λ_k adapted by dual ascent).
+    plus, in budget mode, the budget term of the controller: by default a push toward the changes of
+    the argmax architecture (single ones, and pairs when no single one lands) that bring its exact cost
+    into the inner half of the ``± budget_tolerance`` band around the budget (about ±4.9% at the
+    default 10%, so that a change just outside the edge still counts as a miss), weighed by a gain
+    μ ≥ 0 adapted by a PI controller (``budget_steering="linear"``: ``sum_k λ_k E[C_k] / B_k`` with
+    λ_k adapted by dual ascent). A budget counts as landed within the full ``± budget_tolerance``.
 
     Args:
         space: the :class:`~kerasnac.SearchSpace`.
@@ -201,7 +203,10 @@ class GradientSearch(GradientResults):
                 near = tf.concat([near[n] for n in choice_names], 0)
                 s = self.controller.steer(here, near, k)
                 if self.controller.lookahead == 2:  # the Hessian only when no single change lands
-                    s = tf.cond(self.controller.stuck(near, k),
+                    # with every gain at 0 (the first steps) both scores are 0: skip the Hessian then too
+                    stuck = tf.logical_and(self.controller.stuck(near, k),
+                                           tf.reduce_any(tf.gather(self.controller.lam, k) > 0))
+                    s = tf.cond(stuck,
                                 lambda: self.controller.steer(here, near, k, pairs=sn.pair_costs(onehot, nb)),
                                 lambda: s)
                 scores = tf.split(s, [len(cs.choices[n]) for n in choice_names])
