@@ -14,6 +14,8 @@ conv space of ``gradient_vs_evolution.py`` (``--task jets``: its jets_mlp task),
 * for a miss, the single-choice changes of what it delivers that would land within ±10%, with their
   logit deficit (how far the alternative's logit is behind the chosen one's), and the *hinge*: the
   near-tied choice (deficit < 0.05) whose change multiplies the cost the most (1.5x or more).
+  When no single change lands, the landing pair of changes with the smallest summed logit deficit
+  (exact pair costs), or that none exists.
 
 ``--single`` also runs each missed budget as a single-budget search (every architecture step on it,
 five times a front budget's share), to tell the front's step sharing from the landscape.
@@ -58,6 +60,22 @@ def flips(gs, k, values):
     return out
 
 
+def best_pair(gs, k, values):
+    """The two-choice change of ``values`` that lands within ±10% with the smallest summed logit deficit,
+    from the exact pair costs (``Supernet.pair_costs``): ``(change, change, error, deficit)`` or None."""
+    cs = gs.choices.choices
+    pairs = gs.supernet.pair_costs(gs.choices.onehot(values), 1).numpy()[..., -1]
+    flat = [(n, v, float(gs.bank[n][k].numpy()[c.values.index(values[n])] - gs.bank[n][k].numpy()[j]))
+            for n, c in cs.items() for j, v in enumerate(c.values)]
+    b, best = gs.budgets[k]["bops"], None
+    for r, (nr, vr, dr) in enumerate(flat):
+        for s, (ns, vs, ds) in enumerate(flat):
+            if r < s and nr != ns and vr != values[nr] and vs != values[ns] and abs(pairs[r, s] / b - 1) <= TOL:
+                if best is None or dr + ds < best[3]:
+                    best = (f"{nr}: {values[nr]} -> {vr}", f"{ns}: {values[ns]} -> {vs}", pairs[r, s] / b - 1, dr + ds)
+    return best
+
+
 def report(gs, k, label):
     b = gs.budgets[k]["bops"]
     values, err = delivered(gs, k)
@@ -73,6 +91,10 @@ def report(gs, k, label):
     landing = [f for f in fl if abs((1 + err) * f[3] - 1) <= TOL]
     for name, a, v, ratio, deficit in sorted(landing, key=lambda f: f[4]):
         print(f"    lands with {name}: {a} -> {v} ({(1 + err) * ratio - 1:+.1%}), logit deficit {deficit:.2f}")
+    if not landing:  # no single change lands: does a pair (the look-ahead's horizon)?
+        pair = best_pair(gs, k, values)
+        print("    no pair of changes lands either (a landing needs three or more)" if pair is None else
+              f"    best landing pair: {pair[0]} and {pair[1]} ({pair[2]:+.1%}), summed logit deficit {pair[3]:.2f}")
     tied = [f for f in fl if abs(f[4]) < 0.05 and max(f[3], 1 / f[3]) >= 1.5]
     if tied:
         name, a, v, ratio, deficit = max(tied, key=lambda f: max(f[3], 1 / f[3]))
