@@ -255,3 +255,36 @@ def test_pair_costs_equal_the_exact_cost_of_every_two_choice_change(make):
             changed = {**values, n: v} if n == m else {**values, n: v, m: w}
             exact = float(sn.expected_cost(cs.onehot(changed))[-1])
             assert pairs[r, s_] == pytest.approx(exact, rel=1e-5), (n, v, m, w)
+
+
+def test_traced_step_scores_a_landing_pair_only_with_the_lookahead():
+    """Inside the traced architecture step: from an argmax (8,008 BOPs) that no single change brings near a
+    budget of 28,352 BOPs, which 16-bit weights in s0 together with 16 units in s1 hit exactly, the
+    look-ahead gives both halves of that pair the best score; single-move steering ranks them lower."""
+    import numpy as np
+
+    x, y = kn.datasets.toy_jets_hlf(200, seed=0)
+    start = {"s0/mlp/q/w_bits": 4, "s0/mlp/layers": 1, "s0/mlp/units_0": 4, "s1/block": "mlp",
+             "s1/mlp/q/w_bits": 4, "s1/mlp/units_0": 4}
+    pair = [("s0/mlp/q/w_bits", 16), ("s1/mlp/units_0", 16)]
+    scores = {}
+    for lookahead in (1, 2):
+        keras.utils.set_random_seed(0)
+        gs = GradientSearch(tiny_space(), cost=None, budget={"bops": 28352.0}, epochs=2, verbose=0,
+                            budget_lookahead=lookahead)
+        gs.space.label_mode = "categorical"
+        gs._plan()
+        gs._build_steps()
+        for n, c in gs.choices.choices.items():  # the argmax is `start` (the values of index 0 elsewhere)
+            lead = np.zeros([1, len(c)], "float32")
+            lead[0, c.values.index(start.get(n, c.values[0]))] = 1.0
+            gs.bank[n].assign(lead)
+        assert float(gs.supernet.expected_cost(gs.choices.onehot(gs.choices.argmax_values()))[-1]) == 8008.0
+        gs.controller.lam.assign([[5.0]])  # a gain already up
+        gs._arch_step(tf.constant(x[:64], tf.float32), tf.constant(y[:64], tf.float32), tf.constant(0))
+        flat = [(n, v) for n, c in gs.choices.choices.items() for v in c.values]
+        scores[lookahead] = dict(zip(flat, gs.steer_scores.numpy()[0]))
+    two, one = scores[2], scores[1]
+    best = min(two.values())
+    assert all(two[p] == pytest.approx(best) for p in pair)  # both halves of the landing pair: the best push
+    assert best < min(one[p] for p in pair) - 0.5  # single moves alone: neither lands, both scored worse

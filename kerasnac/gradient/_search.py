@@ -181,6 +181,9 @@ class GradientSearch(GradientResults):
         self.bank = {n: tf.Variable(tf.zeros([max(1, len(self.budgets)), len(c)]), name=f"bank_{i}")
                      for i, (n, c) in enumerate(cs.choices.items())}
         bank = list(self.bank.values())
+        if band:  # the last steering score of every value, per budget (diagnostics: which moves were pushed)
+            self.steer_scores = tf.Variable(tf.zeros([max(1, len(self.budgets)), sum(len(c) for c in cs.choices.values())]),
+                                            trainable=False, name="steer_scores")
         xspec = tf.TensorSpec([None, *self.space.input_shape], tf.float32)
         yspec = tf.TensorSpec(None, tf.float32)
         kspec = tf.TensorSpec([], tf.int32)
@@ -209,6 +212,7 @@ class GradientSearch(GradientResults):
                     s = tf.cond(stuck,
                                 lambda: self.controller.steer(here, near, k, pairs=sn.pair_costs(onehot, nb)),
                                 lambda: s)
+                self.steer_scores.scatter_nd_update(tf.reshape(k, [1, 1]), s[None])
                 scores = tf.split(s, [len(cs.choices[n]) for n in choice_names])
             with tf.GradientTape() as tape:
                 z = row(k)
