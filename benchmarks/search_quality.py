@@ -291,9 +291,13 @@ def summarise(df, task, checkpoints, ref, population=10):
     methods = [m for m in METHODS if m in set(df["method"])]
     seeds = sorted(set(df["seed"]))
     cps = [c for c in checkpoints if c <= df["trial"].max()]
+    # issue 14's "best-known front": the union of every trial of every method and seed in the table
+    best_known = hv_curve(df.to_dict("records"), ref)[-1] if len(df) else float("nan")
     lines.append(f"### Hypervolume, task `{task}` (reference point {ref}, median [min–max] over seeds {seeds})\n\n")
-    lines.append("| method | " + " | ".join(f"HV@{c}" for c in cps) + " | s/trial (median) |")
-    lines.append("|---|" + "---|" * (len(cps) + 1))
+    lines.append(f"Share: the median HV@{cps[-1] if cps else '-'} over the HV of the best-known front, the union of all "
+                 f"{len(df)} trials of the {len(methods)} methods of this table ({best_known:.3f}).\n")
+    lines.append("| method | " + " | ".join(f"HV@{c}" for c in cps) + " | share | s/trial (median) |")
+    lines.append("|---|" + "---|" * (len(cps) + 2))
     med = {}
     for m in methods:
         cells = []
@@ -302,7 +306,8 @@ def summarise(df, task, checkpoints, ref, population=10):
             med[(m, c)] = float(np.median(v)) if v else float("nan")
             cells.append(f"{np.median(v):.3f} [{min(v):.3f}–{max(v):.3f}]" if v else "n/a")
         per_trial = np.median([np.median(np.diff(np.r_[0.0, curves[(m, s)][1]])) for s in seeds if (m, s) in curves])
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {per_trial:.2f} |")
+        share = med[(m, cps[-1])] / best_known if cps and best_known > 0 else float("nan")
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {share:.3f} | {per_trial:.2f} |")
     lines.append("")
     if "optuna" in methods and "random" in methods and any(m.startswith("kerasnac") for m in methods):
         # the comparison checkpoint: the last one every Optuna run reached (methods may run longer)
