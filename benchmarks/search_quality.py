@@ -43,10 +43,11 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0)}
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
 # default); _q50 against the median trial (Screening(quality=0.5)). kerasnac_ordinal: the defaults with
 # GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates;
-# kerasnac_smooth: the defaults with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5)).
+# kerasnac_smooth: the defaults with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5));
+# kerasnac_trust: the defaults, switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3.
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
-           "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_trust", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -68,6 +69,7 @@ def kerasnac_options(method, args):
             "kerasnac_ordinal": {},  # the defaults, with the oracle operator of `oracle_operators`
             "kerasnac_c3x": {"screening": dataclasses.replace(screen, candidates=3 * args.candidates)},
             "kerasnac_smooth": {"screening": dataclasses.replace(screen, smooth=0.5)},
+            "kerasnac_trust": {"screening": dataclasses.replace(screen, trust_r2=0.3)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]

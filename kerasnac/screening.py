@@ -70,6 +70,13 @@ class Screening:
             Bragg runs and 2–7% lower ones on the jets tasks, all within the seed noise.
         smooth: weight ``w`` in [0, 1) of the surrogate's out-of-bag prediction in the metric the
             parent pool is ranked on (0: the recorded metric, NSGA-II's rule; see the module docstring).
+        trust_r2: ``None`` (default): ``kappa`` and ``exact`` as given. A number ``r``: before each
+            choice, the trees' out-of-bag R² of every trained metric is measured on the completed
+            trials (hyperparameters and log exact costs as features); once the lowest of them
+            reaches ``r``, that choice is made with ``kappa=0`` (the mean prediction, no optimism)
+            and ``exact=max(exact, 4)``, the setting that won on the low-noise tasks of
+            ``docs/benchmarks.md`` and lost on the noisy ones. The R² says which a search is in:
+            how far a trial's metric follows from its architecture rather than from its seed.
     """
 
     candidates: int = 8
@@ -79,10 +86,11 @@ class Screening:
     n_estimators: int = 64
     quality: float | None = None
     smooth: float = 0.0
+    trust_r2: float | None = None
 
     # Fields added after searches were first stored with these options: a run's fingerprint leaves
     # them out while they hold the value that gives the earlier behaviour, so those searches resume.
-    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0}
+    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0, "trust_r2": None}
 
     def __post_init__(self):
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, int) or self.candidates < 1:
@@ -100,6 +108,9 @@ class Screening:
             raise ValueError(f"Screening.quality must be a quantile in (0, 1] or None, got {self.quality!r}.")
         if isinstance(self.smooth, bool) or not isinstance(self.smooth, (int, float)) or not 0 <= self.smooth < 1:
             raise ValueError(f"Screening.smooth must be a weight in [0, 1), got {self.smooth!r}.")
+        if self.trust_r2 is not None and (isinstance(self.trust_r2, bool) or not isinstance(self.trust_r2, (int, float))
+                                          or not -1 <= self.trust_r2 <= 1):
+            raise ValueError(f"Screening.trust_r2 must be an R² in [-1, 1] or None, got {self.trust_r2!r}.")
 
 
 def values_key(values: dict) -> str:
@@ -245,41 +256,67 @@ def _cost_features(known, names, reported) -> list[str]:
     return feat if feat and all(all(n in r for n in feat) for r in reported) else []
 
 
-def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encoder, seed: int) -> np.ndarray:
-    """The objective values of ``history`` (``choose``'s format; oracle order and directions) with
-    every trained objective shrunk toward its out-of-bag prediction by ``screening.smooth``.
-
-    The trees (bootstrap samples, so each trial is predicted by the trees that did not draw it) see
-    the hyperparameter encoding and the log of the exact costs. A trial no tree left out keeps its
-    recorded value."""
+def _oob_predictions(screening: Screening, history, objectives, cost_fn, encoder: Encoder, seed: int):
+    """``(Y, {column: (oob, ok)})``: the recorded objective values of ``history`` and, for every trained
+    objective, its out-of-bag prediction by the trees (bootstrap samples, so each trial is predicted by
+    the trees that did not draw it; ``ok`` marks the trials some tree left out). Features: the
+    hyperparameter encoding and the log of the exact costs. No columns without exact costs (which
+    objectives are trained is then unknown) or with fewer than 4 trials."""
     from sklearn.ensemble import ExtraTreesRegressor
 
     names = [n for n, _ in objectives]
     Y = np.array([f for _, f, _ in history], dtype=float)
-    w = float(screening.smooth)
-    if w <= 0 or cost_fn is None or len(history) < 4:  # without exact costs, which objectives are trained is unknown
-        return Y
+    if cost_fn is None or len(history) < 4:
+        return Y, {}
     exact = _exact_names(cost_fn, [v for v, _, _ in history])
     trained = [j for j, n in enumerate(names) if n not in exact]
     if not exact or not trained:
-        return Y
+        return Y, {}
     X = np.array([encoder(v) for v, _, _ in history])
     feat = _cost_features(exact, names, [r for _, _, r in history])
     if feat:
         X = np.c_[X, _log_cost(np.array([[r[n] for n in feat] for _, _, r in history]))]
+    out = {}
     for j in trained:
         model = ExtraTreesRegressor(n_estimators=screening.n_estimators, bootstrap=True,
                                     random_state=(seed + j) % (2**31), n_jobs=1).fit(X, Y[:, j])
         # out-of-bag by hand: sklearn's oob_prediction_ gives 0, not "unknown", to a trial every tree drew
         per_tree = np.array([t.predict(X) for t in model.estimators_])
-        out = np.ones_like(per_tree, dtype=bool)
+        left_out = np.ones_like(per_tree, dtype=bool)
         for i, drawn in enumerate(model.estimators_samples_):
-            out[i, drawn] = False
-        n_out = out.sum(0)
+            left_out[i, drawn] = False
+        n_out = left_out.sum(0)
         ok = n_out > 0
-        oob = np.where(out, per_tree, 0.0).sum(0)[ok] / n_out[ok]
-        Y[ok, j] = (1 - w) * Y[ok, j] + w * oob
+        oob = np.where(left_out, per_tree, 0.0).sum(0) / np.maximum(n_out, 1)
+        out[j] = (oob, ok)
+    return Y, out
+
+
+def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encoder, seed: int) -> np.ndarray:
+    """The objective values of ``history`` (``choose``'s format; oracle order and directions) with
+    every trained objective shrunk toward its out-of-bag prediction by ``screening.smooth``
+    (:func:`_oob_predictions`). A trial no tree left out keeps its recorded value."""
+    w = float(screening.smooth)
+    Y = np.array([f for _, f, _ in history], dtype=float)
+    if w <= 0:
+        return Y
+    Y, oob = _oob_predictions(screening, history, objectives, cost_fn, encoder, seed)
+    for j, (pred, ok) in oob.items():
+        Y[ok, j] = (1 - w) * Y[ok, j] + w * pred[ok]
     return Y
+
+
+def surrogate_r2(screening: Screening, history, objectives, cost_fn, encoder: Encoder, seed: int) -> float:
+    """The lowest out-of-bag R² over the trained objectives (``nan`` when there is none to measure):
+    how much of the recorded metric the architecture and its costs explain (``Screening.trust_r2``)."""
+    Y, oob = _oob_predictions(screening, history, objectives, cost_fn, encoder, seed)
+    r2 = []
+    for j, (pred, ok) in oob.items():
+        y = Y[ok, j]
+        ss = float(np.sum((y - y.mean()) ** 2)) if len(y) > 1 else 0.0
+        if ss > 0:
+            r2.append(1.0 - float(np.sum((y - pred[ok]) ** 2)) / ss)
+    return min(r2) if r2 else float("nan")
 
 
 def choose(screening: Screening, children: list[dict], history: list[tuple[dict, list[float], dict]],
@@ -363,10 +400,13 @@ def pick(screening: Screening, children, history, objectives, cost_fn, constrain
     it never stops the search)."""
     opts = dataclasses.replace(screening, min_trials=max(2, screening.min_trials or population_size))
     try:
+        if opts.trust_r2 is not None and len(children) > 1 and len(history) >= opts.min_trials:
+            if surrogate_r2(opts, history, objectives, cost_fn, encoder, seed + 7) >= opts.trust_r2:
+                opts = dataclasses.replace(opts, kappa=0.0, exact=max(opts.exact, 4))
         return choose(opts, children, history, objectives, cost_fn, constraints, encoder, seed=seed)
     except Exception as e:  # noqa: BLE001
         logger.warning("Screening failed (%s: %s); training the first child.", type(e).__name__, e)
         return 0
 
 
-__all__ = ["Screening", "CostCache", "Encoder", "choose", "pick", "smoothed", "values_key"]
+__all__ = ["Screening", "CostCache", "Encoder", "choose", "pick", "smoothed", "surrogate_r2", "values_key"]

@@ -19,7 +19,8 @@ def exact_f1(values):
 @pytest.mark.parametrize("kwargs", [{"candidates": 0}, {"candidates": True}, {"exact": 0},
                                     {"kappa": -1.0}, {"kappa": float("nan")}, {"min_trials": 1},
                                     {"n_estimators": 1}, {"quality": 0}, {"quality": 1.5}, {"quality": True},
-                                    {"smooth": 1.0}, {"smooth": -0.1}, {"smooth": True}])
+                                    {"smooth": 1.0}, {"smooth": -0.1}, {"smooth": True},
+                                    {"trust_r2": 2.0}, {"trust_r2": True}, {"trust_r2": "high"}])
 def test_bad_options_are_rejected(kwargs):
     with pytest.raises(ValueError, match="Screening"):
         kn.Screening(**kwargs)
@@ -218,3 +219,34 @@ def test_kerasnac_screening_builds_candidates_for_their_exact_costs(tmp_path):
     assert trained >= 1
     with pytest.raises(kn.ConfigError, match="screening"):
         kn.KerasNAC(small_space(), max_trials=3, directory=str(tmp_path / "x"), screening={"candidates": 4})
+
+
+def test_trust_r2_measures_how_far_the_metric_follows_the_architecture_and_switches_to_the_mean():
+    from unittest import mock
+
+    hp = kt.HyperParameters()
+    hp.Int("w", 1, 64)
+    enc = scr.Encoder(hp.space)
+    objectives = [("acc", "max"), ("bops", "min")]
+    cost = scr.CostCache(lambda v: {"bops": 100.0 * v["w"], "params": 100.0 * v["w"]})
+    widths = list(range(2, 64, 2))
+    smooth_trend = _history([(w, 0.5 + 0.006 * w, 100 * w) for w in widths])
+    luck = np.random.default_rng(0).random(len(widths))
+    pure_luck = _history([(w, 0.5 + 0.3 * u, 100 * w) for w, u in zip(widths, luck)])
+    follows = scr.surrogate_r2(kn.Screening(), smooth_trend, objectives, cost, enc, seed=0)
+    noise = scr.surrogate_r2(kn.Screening(), pure_luck, objectives, cost, enc, seed=0)
+    assert follows > 0.8 and noise < 0.1, (follows, noise)
+    assert np.isnan(scr.surrogate_r2(kn.Screening(), smooth_trend, objectives, None, enc, seed=0))  # no costs
+
+    children = [{"w": 3}, {"w": 33}, {"w": 63}, {"w": 1}]
+    used = []
+
+    def spy(opts, *args, **kwargs):
+        used.append((opts.kappa, opts.exact))
+        return 0
+
+    with mock.patch.object(scr, "choose", spy):
+        for hist in (smooth_trend, pure_luck):
+            scr.pick(kn.Screening(trust_r2=0.3), children, hist, objectives, cost, [], enc, 0, population_size=10)
+        scr.pick(kn.Screening(), children, smooth_trend, objectives, cost, [], enc, 0, population_size=10)
+    assert used == [(0.0, 4), (1.0, 2), (1.0, 2)]  # trusted, not trusted, and off by default
