@@ -297,9 +297,8 @@ def smoothed(screening: Screening, history, objectives, cost_fn, encoder: Encode
     every trained objective shrunk toward its out-of-bag prediction by ``screening.smooth``
     (:func:`_oob_predictions`). A trial no tree left out keeps its recorded value."""
     w = float(screening.smooth)
-    Y = np.array([f for _, f, _ in history], dtype=float)
     if w <= 0:
-        return Y
+        return np.array([f for _, f, _ in history], dtype=float)
     Y, oob = _oob_predictions(screening, history, objectives, cost_fn, encoder, seed)
     for j, (pred, ok) in oob.items():
         Y[ok, j] = (1 - w) * Y[ok, j] + w * pred[ok]
