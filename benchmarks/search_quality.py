@@ -45,6 +45,8 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates;
 # kerasnac_smooth: the defaults with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5));
 # kerasnac_trust: the defaults, switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3.
+# kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
+# now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
            "kerasnac_trust", "kerasnac_mf", "kerasnac_full", "random", "optuna")
@@ -55,7 +57,9 @@ def kerasnac_options(method, args):
     ``kerasnac_default`` is KerasNAC's default configuration, whatever it is at the time of the run."""
     import kerasnac as kn
 
-    screen = kn.Screening(candidates=args.candidates, quality=None)
+    # kappa=1, exact=2: the screening's short-trial setting, the default before session 12 (it now
+    # follows the trials' training budget, see Screening.for_budget); kerasnac_default gets whatever it is now
+    screen = kn.Screening(candidates=args.candidates, kappa=1.0, exact=2, quality=None)
     k0e4 = kn.Screening(candidates=args.candidates, kappa=0.0, exact=4, quality=None)
     q50, k0e4_q50 = (dataclasses.replace(s, quality=0.5) for s in (screen, k0e4))
     mf = kn.SuccessiveHalving(min_epochs=args.min_epochs, eta=args.eta)

@@ -143,6 +143,15 @@ class Data:
         return self.x is not None
 
     @property
+    def n_train(self) -> int | None:
+        """Training samples: the arrays' length, or for a ``tf.data`` input its batches × batch size when
+        TensorFlow knows how many batches it has (``None`` when it does not)."""
+        if self.has_arrays:
+            return len(self.x)
+        n = int(tf.data.experimental.cardinality(self._cache["train", self.batch_size]))
+        return n * self.batch_size if n > 0 else None
+
+    @property
     def validation(self):
         """What per-trial objective functions get as validation data: ``(x_val, y_val)`` or the dataset."""
         return (self.x_val, self.y_val) if self.has_arrays else self._cache["val"]

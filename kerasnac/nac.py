@@ -73,7 +73,9 @@ class KerasNAC(SearchResults):
         screening: surrogate-assisted offspring selection (breed several children, compute their
             costs exactly before training, train the one with the largest predicted hypervolume
             gain): ``True`` (default) uses ``kerasnac.Screening()``, a :class:`kerasnac.Screening`
-            sets its options, ``None``/``False`` is plain NSGA-II.
+            sets its options, ``None``/``False`` is plain NSGA-II. Options left unset that depend on
+            how long a trial trains (``kappa``, ``exact``) are set when the search starts, from the
+            training samples × ``epochs`` (:meth:`kerasnac.Screening.for_budget`).
         initial: how the first population is drawn: ``"stratified"`` (default,
             :class:`kerasnac.evolution.CostStratified`: 4 uniform draws per slot, their exact costs
             computed without training, the population spread evenly over the log of the first cost
@@ -183,11 +185,13 @@ class KerasNAC(SearchResults):
             self._stored_meta = self.run_dir.check_resume(self._meta())
         if self._stored_meta and self._stored_meta.get("label_mode"):
             self.space.label_mode = self._stored_meta["label_mode"]  # models rebuilt before fit() compile right
+        #: the screening options as given; search() fills in what depends on the trials' length
+        self._screening = _options.check_option(screening, "screening", "Screening")
         self.oracle = ParetoOracle(
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
             max_trials=max_trials, population_size=population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-            screening=_options.check_option(screening, "screening", "Screening"), exact_costs=self._exact_costs,
+            screening=self._screening, exact_costs=self._exact_costs,
             initial=_options.initial_option(initial),
             fidelity=_options.check_option(fidelity, "fidelity", "SuccessiveHalving"),
         )
@@ -274,6 +278,9 @@ class KerasNAC(SearchResults):
         if data.mode != "regression":
             self.space.label_mode = data.mode
         train, val, val_arrays = data.train(), data.val(), data.validation
+        if self._screening is not None:  # kappa/exact left unset follow the trials' training budget
+            n = data.n_train
+            self.oracle.screening = self._screening.for_budget(None if n is None else n * epochs)
         trial_kwargs = dict(validation_data=val, epochs=epochs, objective_data=val_arrays,
                             train_for_seed=data.train_for_seed if data.has_arrays else None,
                             callbacks=self.fit_callbacks, verbose=0)

@@ -20,7 +20,9 @@ def exact_f1(values):
                                     {"kappa": -1.0}, {"kappa": float("nan")}, {"min_trials": 1},
                                     {"n_estimators": 1}, {"quality": 0}, {"quality": 1.5}, {"quality": True},
                                     {"smooth": 1.0}, {"smooth": -0.1}, {"smooth": True},
-                                    {"trust_r2": 2.0}, {"trust_r2": True}, {"trust_r2": "high"}])
+                                    {"trust_r2": 2.0}, {"trust_r2": True}, {"trust_r2": "high"},
+                                    {"kappa": True}, {"long_trials": 0}, {"long_trials": True},
+                                    {"long_trials": "long"}])
 def test_bad_options_are_rejected(kwargs):
     with pytest.raises(ValueError, match="Screening"):
         kn.Screening(**kwargs)
@@ -104,9 +106,56 @@ def test_a_search_stored_before_the_quality_option_still_resumes():
         return _rundir.fingerprint(np.zeros((4, 2)), np.zeros(4), None, 0.2, 1, 2, screening=screening)["screening"]
 
     before = {"candidates": 8, "exact": 2, "kappa": 1.0, "min_trials": None, "n_estimators": 64}
-    assert entry(kn.Screening()) == before  # the fingerprint a search of an earlier release stored
-    assert _rundir.fingerprint_changes({"screening": before}, {"screening": entry(kn.Screening())}) == []
-    assert entry(kn.Screening(quality=0.5)) == {**before, "quality": 0.5}  # a new setting does count
+    short = kn.Screening().for_budget(1_000)  # what KerasNAC records for short trials
+    assert entry(short) == before  # the fingerprint a search of an earlier release stored
+    assert _rundir.fingerprint_changes({"screening": before}, {"screening": entry(short)}) == []
+    assert entry(kn.Screening(quality=0.5).for_budget(1_000)) == {**before, "quality": 0.5}  # a new setting counts
+    # long trials are screened otherwise: such a search of an earlier release is told what changed
+    changes = _rundir.fingerprint_changes({"screening": before}, {"screening": entry(kn.Screening().for_budget(10**6))})
+    assert len(changes) == 1 and "kappa" in changes[0] and "exact" in changes[0], changes
+
+
+def test_unset_kappa_and_exact_follow_the_trials_training_budget():
+    def pair(s):
+        return s.kappa, s.exact
+
+    assert pair(kn.Screening()) == (None, None)
+    assert pair(kn.Screening().for_budget(1_800 * 3)) == (1.0, 2)  # Bragg 3k, 3 epochs: short
+    assert pair(kn.Screening().for_budget(3_000 * 8)) == (0.0, 4)  # Deep Sets 3k, 8 epochs: long
+    assert pair(kn.Screening().for_budget(None)) == (1.0, 2)  # unknown: the short-trial values
+    assert pair(kn.Screening(kappa=0.5).for_budget(10**6)) == (0.5, 4)  # what is given is kept
+    assert pair(kn.Screening(exact=3).for_budget(10)) == (1.0, 3)
+    assert pair(kn.Screening(long_trials=100).for_budget(100)) == (0.0, 4)
+    s = kn.Screening(candidates=5).for_budget(10**6)
+    assert s.for_budget(1) == s and s.candidates == 5  # filled once, then fixed
+
+
+def test_kerasnac_screens_from_its_training_samples_times_epochs(tmp_path):
+    import json
+
+    from _search_proc import small_search
+
+    # 200 samples, 20% held out: 160 training samples x 1 epoch = 160 sample-epochs
+    short = small_search(tmp_path / "a", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=161))
+    long = small_search(tmp_path / "b", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=160))
+    assert (short.oracle.screening.kappa, short.oracle.screening.exact) == (1.0, 2)
+    assert (long.oracle.screening.kappa, long.oracle.screening.exact) == (0.0, 4)
+    assert long._screening.kappa is None  # the options as given stay, for the next search() call
+    with open(tmp_path / "b" / "kerasnac" / "kerasnac.json") as f:
+        recorded = json.load(f)["fingerprint"]["screening"]
+    assert (recorded["kappa"], recorded["exact"], recorded["long_trials"]) == (0.0, 4, 160)
+
+
+def test_the_training_samples_of_a_tf_data_input_are_counted_when_known():
+    import tensorflow as tf
+
+    from kerasnac._data import Data
+
+    train = tf.data.Dataset.from_tensor_slices((np.zeros((96, 2)), np.zeros(96))).batch(32)
+    val = train.take(1)
+    assert Data(None, None, None, None, batch_size=32, datasets=(train, val)).n_train == 96
+    assert Data(None, None, None, None, batch_size=32, datasets=(train.repeat(), val)).n_train is None
+    assert Data(np.zeros((7, 2)), np.zeros(7), None, None).n_train == 7
 
 
 def test_smoothing_pulls_a_lucky_metric_toward_its_neighbours_and_leaves_costs_alone():
