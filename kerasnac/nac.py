@@ -280,7 +280,8 @@ class KerasNAC(SearchResults):
         train, val, val_arrays = data.train(), data.val(), data.validation
         if self._screening is not None:  # kappa/exact left unset follow the trials' training budget
             n = data.n_train
-            self.oracle.screening = self._screening.for_budget(None if n is None else n * epochs)
+            started = ((self._stored_meta or {}).get("fingerprint") or {}).get("screening")
+            self.oracle.screening = self._screening.for_budget(None if n is None else n * epochs, started)
         trial_kwargs = dict(validation_data=val, epochs=epochs, objective_data=val_arrays,
                             train_for_seed=data.train_for_seed if data.has_arrays else None,
                             callbacks=self.fit_callbacks, verbose=0)

@@ -137,9 +137,13 @@ class Screening:
                                           or not -1 <= self.trust_r2 <= 1):
             raise ValueError(f"Screening.trust_r2 must be an R² in [-1, 1] or None, got {self.trust_r2!r}.")
 
-    def for_budget(self, sample_epochs: float | None) -> Screening:
+    def for_budget(self, sample_epochs: float | None, started: dict | None = None) -> Screening:
         """These options with ``kappa`` and ``exact`` filled in where they are unset, for trials that
         train on ``sample_epochs`` training samples × epochs (``None``: not known, the short-trial values).
+
+        ``started``: the options a resumed search was started with (as its run fingerprint records
+        them). Unset options keep the values recorded there, so a search continues as it began,
+        also one begun by a release that chose them otherwise.
 
         Example:
             >>> Screening().for_budget(3_000 * 2).kappa, Screening().for_budget(30_000 * 9).kappa
@@ -147,7 +151,8 @@ class Screening:
             >>> Screening(kappa=0.5).for_budget(30_000 * 9).exact
             4
         """
-        fill = self.LONG if sample_epochs is not None and sample_epochs >= self.long_trials else self.SHORT
+        fill = dict(self.LONG if sample_epochs is not None and sample_epochs >= self.long_trials else self.SHORT)
+        fill.update({k: started[k] for k in fill if isinstance(started, dict) and started.get(k) is not None})
         return dataclasses.replace(self, kappa=fill["kappa"] if self.kappa is None else self.kappa,
                                    exact=fill["exact"] if self.exact is None else self.exact)
 

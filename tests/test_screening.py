@@ -128,6 +128,9 @@ def test_unset_kappa_and_exact_follow_the_trials_training_budget():
     assert pair(kn.Screening(long_trials=100).for_budget(100)) == (0.0, 4)
     s = kn.Screening(candidates=5).for_budget(10**6)
     assert s.for_budget(1) == s and s.candidates == 5  # filled once, then fixed
+    before = {"candidates": 8, "exact": 2, "kappa": 1.0}  # a search started by an earlier release
+    assert pair(kn.Screening().for_budget(10**6, started=before)) == (1.0, 2)  # continues as it began
+    assert pair(kn.Screening(kappa=0.5).for_budget(10**6, started=before)) == (0.5, 2)  # given: kept
 
 
 def test_kerasnac_screens_from_its_training_samples_times_epochs(tmp_path):
@@ -144,6 +147,23 @@ def test_kerasnac_screens_from_its_training_samples_times_epochs(tmp_path):
     with open(tmp_path / "b" / "kerasnac" / "kerasnac.json") as f:
         recorded = json.load(f)["fingerprint"]["screening"]
     assert (recorded["kappa"], recorded["exact"], recorded["long_trials"]) == (0.0, 4, 160)
+
+
+def test_a_long_search_started_with_the_earlier_screening_resumes_with_it(tmp_path):
+    """A search of an earlier release recorded kappa=1, exact=2 whatever its trials' length; the default
+    options now choose kappa=0, exact=4 for such trials, but the resumed search keeps what it began with."""
+    import json
+
+    from _search_proc import small_search
+
+    small_search(tmp_path, 2, 2, epochs=1, n=200, screening=kn.Screening(kappa=1.0, exact=2, long_trials=100))
+    resumed = small_search(tmp_path, 3, 2, epochs=1, n=200, screening=kn.Screening(long_trials=100))
+    assert len(resumed.oracle.trials) == 3  # no ConfigError: the settings are those it started with
+    assert (resumed.oracle.screening.kappa, resumed.oracle.screening.exact) == (1.0, 2)
+    with open(tmp_path / "kerasnac" / "kerasnac.json") as f:
+        assert json.load(f)["fingerprint"]["screening"]["kappa"] == 1.0
+    fresh = small_search(tmp_path / "new", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=100))
+    assert fresh.oracle.screening.kappa == 0.0
 
 
 def test_the_training_samples_of_a_tf_data_input_are_counted_when_known():
