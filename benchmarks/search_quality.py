@@ -42,9 +42,10 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
 # default); _q50 against the median trial (Screening(quality=0.5)). kerasnac_ordinal: the defaults with
-# GaussianMutation(ordinal=True); kerasnac_c3x: the defaults with three times the screening's candidates;
-# kerasnac_smooth: the defaults with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5));
-# kerasnac_trust: the defaults, switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3.
+# GaussianMutation(ordinal=True) (run on short tasks only, where the defaults are kappa=1, exact=2);
+# kerasnac_c3x: kerasnac_strat with three times the screening's candidates; kerasnac_smooth: kerasnac_strat
+# with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5)); kerasnac_trust: kerasnac_strat,
+# switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3.
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",

@@ -144,12 +144,17 @@ class Data:
 
     @property
     def n_train(self) -> int | None:
-        """Training samples: the arrays' length, or for a ``tf.data`` input its batches × batch size when
-        TensorFlow knows how many batches it has (``None`` when it does not)."""
+        """Training samples: the arrays' length, or for a ``tf.data`` input its number of batches times
+        the length of its first batch (a last, partial batch counts as full), ``None`` when TensorFlow
+        does not know how many batches it has (e.g. after ``repeat()`` or ``filter()``)."""
         if self.has_arrays:
             return len(self.x)
-        n = int(tf.data.experimental.cardinality(self._cache["train", self.batch_size]))
-        return n * self.batch_size if n > 0 else None
+        ds = self._cache["train", self.batch_size]
+        batches = int(ds.cardinality())
+        if batches <= 0:
+            return None
+        first = next(iter(ds.take(1)))
+        return batches * int(tf.shape(tf.nest.flatten(first)[0])[0])
 
     @property
     def validation(self):

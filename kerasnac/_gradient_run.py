@@ -16,6 +16,7 @@ def fit(nac, x, y, validation_data, validation_split, epochs, batch_size):
     if x is not None and hasattr(x, "element_spec"):
         raise ConfigError("strategy='gradient' needs numpy arrays (x, y), not a tf.data.Dataset.")
     data = _data.prepare(nac.space, x, y, validation_data, validation_split, batch_size, nac.seed)
+    nac._resolve_screening(data, epochs)  # recorded in the fingerprint as an evolutionary search records it
     fingerprint = nac._fingerprint(x, y, validation_data, validation_split, epochs, batch_size)
     if data.mode != "regression":
         nac.space.label_mode = data.mode

@@ -225,6 +225,16 @@ class KerasNAC(SearchResults):
                                    fidelity=self.fidelity, screening=getattr(self.oracle, "screening", None),
                                    cost_options=self.cost_options)
 
+    def _resolve_screening(self, data, epochs: int):
+        """Set the oracle's screening options that depend on the trials' length (``kappa``, ``exact``
+        left unset) from ``data``'s training samples × ``epochs``; a search resumed with trials keeps
+        the values it began with (:meth:`kerasnac.Screening.for_budget`). Before the run's fingerprint."""
+        if self._screening is None:
+            return
+        n = data.n_train
+        started = ((self._stored_meta or {}).get("fingerprint") or {}).get("screening") if self.oracle.trials else None
+        self.oracle.screening = self._screening.for_budget(None if n is None else n * epochs, started)
+
     def _start_run(self, fingerprint: dict):
         """Refuse to add trials to a search made with other settings; then record this run's."""
         old = (self._stored_meta or {}).get("fingerprint")
@@ -278,10 +288,7 @@ class KerasNAC(SearchResults):
         if data.mode != "regression":
             self.space.label_mode = data.mode
         train, val, val_arrays = data.train(), data.val(), data.validation
-        if self._screening is not None:  # kappa/exact left unset follow the trials' training budget
-            n = data.n_train
-            started = ((self._stored_meta or {}).get("fingerprint") or {}).get("screening")
-            self.oracle.screening = self._screening.for_budget(None if n is None else n * epochs, started)
+        self._resolve_screening(data, epochs)
         trial_kwargs = dict(validation_data=val, epochs=epochs, objective_data=val_arrays,
                             train_for_seed=data.train_for_seed if data.has_arrays else None,
                             callbacks=self.fit_callbacks, verbose=0)

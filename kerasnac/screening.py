@@ -36,10 +36,12 @@ rather than from the luck of its seed, which the length of a trial's training de
 which :class:`kerasnac.KerasNAC` knows when the search starts: below ``long_trials`` (12,000)
 ``kappa=1, exact=2``, from it ``kappa=0, exact=4`` (the mean prediction, and more children with
 exact costs). In ``docs/benchmarks.md`` the second setting won on the two tasks with long trials (the
-jets MLP with 18,000 jets × 9 epochs, Deep Sets with 3,000 jets × 8 epochs) and lost on the short ones
-(3,000 × 2 and Bragg peaks with 1,800 × 3), where a trial's metric is mostly its seed's luck.
-Values given explicitly are kept. Without a budget (a :class:`~kerasnac.ParetoOracle` used on its
-own, or a ``tf.data`` input of unknown length) the short-trial values are used.
+jets MLP with 18,000 jets × 9 epochs, Deep Sets with 3,000 jets × 8 epochs), was level on the jets MLP
+with 1,800 × 2 and lost on Deep Sets with 3,000 × 2 and Bragg peaks with 1,800 × 3, where a trial's
+metric is mostly its seed's luck. Values given explicitly are kept. With multi-fidelity trials the
+budget is that of a full trial (``epochs``). Without a budget (a :class:`~kerasnac.ParetoOracle` or
+:class:`~kerasnac.ParetoSearch` used on its own, or a ``tf.data`` input of unknown length) the
+short-trial values are used.
 
 Until ``min_trials`` trials are ranked (default: the population size) the first child is taken, so
 the search starts exactly like plain NSGA-II. Selection is deterministic given the seed and the
@@ -85,7 +87,7 @@ class Screening:
             Bragg runs and 2–7% lower ones on the jets tasks, all within the seed noise.
         smooth: weight ``w`` in [0, 1) of the surrogate's out-of-bag prediction in the metric the
             parent pool is ranked on (0: the recorded metric, NSGA-II's rule; see the module docstring).
-        trust_r2: ``None`` (default): ``kappa`` and ``exact`` as given. A number ``r``: before each
+        trust_r2: ``None`` (default): ``kappa`` and ``exact`` as given or chosen (:meth:`for_budget`). A number ``r``: before each
             choice, the trees' out-of-bag R² of every trained metric is measured on the completed
             trials (hyperparameters and log exact costs as features); once the lowest of them
             reaches ``r``, that choice is made with ``kappa=0`` (the mean prediction, no optimism)

@@ -1,5 +1,7 @@
 """A front from one supernet training (GradientSearch(budgets=...)) and the budget controller's landing."""
 
+import json
+
 import pytest
 
 import kerasnac as kn
@@ -89,6 +91,9 @@ def test_kerasnac_gradient_front_is_a_table_of_trials(data, tmp_path):
     (model,) = nac.get_best_models(1)
     assert model.predict(data[1][0][:4], verbose=0).shape == (4, 5)
     assert "Pareto front" in nac.results_summary(print_fn=None)
+    with open(tmp_path / "kerasnac" / "kerasnac.json") as f:  # the screening is recorded as evolution records it
+        screening = json.load(f)["fingerprint"]["screening"]
+    assert (screening["kappa"], screening["exact"]) == (1.0, 2)
     # run again: the recorded front is resumed, not searched again
     again = kn.KerasNAC(tiny_space(), ["val_accuracy", "bops"], directory=str(tmp_path), verbose=0, strategy="gradient",
                         gradient={"budgets": {"bops": budgets}, "epochs": 3, "warmup_epochs": 1, "finetune_epochs": 1})

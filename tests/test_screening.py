@@ -138,15 +138,15 @@ def test_kerasnac_screens_from_its_training_samples_times_epochs(tmp_path):
 
     from _search_proc import small_search
 
-    # 200 samples, 20% held out: 160 training samples x 1 epoch = 160 sample-epochs
-    short = small_search(tmp_path / "a", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=161))
-    long = small_search(tmp_path / "b", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=160))
+    # 200 samples, 20% held out: 160 training samples x 2 epochs = 320 sample-epochs
+    short = small_search(tmp_path / "a", 2, 2, epochs=2, n=200, screening=kn.Screening(long_trials=321))
+    long = small_search(tmp_path / "b", 2, 2, epochs=2, n=200, screening=kn.Screening(long_trials=320))
     assert (short.oracle.screening.kappa, short.oracle.screening.exact) == (1.0, 2)
     assert (long.oracle.screening.kappa, long.oracle.screening.exact) == (0.0, 4)
     assert long._screening.kappa is None  # the options as given stay, for the next search() call
     with open(tmp_path / "b" / "kerasnac" / "kerasnac.json") as f:
         recorded = json.load(f)["fingerprint"]["screening"]
-    assert (recorded["kappa"], recorded["exact"], recorded["long_trials"]) == (0.0, 4, 160)
+    assert (recorded["kappa"], recorded["exact"], recorded["long_trials"]) == (0.0, 4, 320)
 
 
 def test_a_long_search_started_with_the_earlier_screening_resumes_with_it(tmp_path):
@@ -156,14 +156,16 @@ def test_a_long_search_started_with_the_earlier_screening_resumes_with_it(tmp_pa
 
     from _search_proc import small_search
 
-    small_search(tmp_path, 2, 2, epochs=1, n=200, screening=kn.Screening(kappa=1.0, exact=2, long_trials=100))
-    resumed = small_search(tmp_path, 3, 2, epochs=1, n=200, screening=kn.Screening(long_trials=100))
+    # 1,000 samples, 20% held out: 800 x 15 epochs = 12,000 sample-epochs, long for the default options
+    small_search(tmp_path, 2, 2, epochs=15, n=1000, screening=kn.Screening(kappa=1.0, exact=2))
+    with open(tmp_path / "kerasnac" / "kerasnac.json") as f:  # exactly what an earlier release recorded
+        assert json.load(f)["fingerprint"]["screening"] == {"candidates": 8, "exact": 2, "kappa": 1.0,
+                                                            "min_trials": None, "n_estimators": 64}
+    resumed = small_search(tmp_path, 3, 2, epochs=15, n=1000)  # the default screening
     assert len(resumed.oracle.trials) == 3  # no ConfigError: the settings are those it started with
     assert (resumed.oracle.screening.kappa, resumed.oracle.screening.exact) == (1.0, 2)
-    with open(tmp_path / "kerasnac" / "kerasnac.json") as f:
-        assert json.load(f)["fingerprint"]["screening"]["kappa"] == 1.0
-    fresh = small_search(tmp_path / "new", 2, 2, epochs=1, n=200, screening=kn.Screening(long_trials=100))
-    assert fresh.oracle.screening.kappa == 0.0
+    fresh = small_search(tmp_path / "new", 1, 2, epochs=15, n=1000)
+    assert (fresh.oracle.screening.kappa, fresh.oracle.screening.exact) == (0.0, 4)
 
 
 def test_the_training_samples_of_a_tf_data_input_are_counted_when_known():
@@ -171,10 +173,13 @@ def test_the_training_samples_of_a_tf_data_input_are_counted_when_known():
 
     from kerasnac._data import Data
 
-    train = tf.data.Dataset.from_tensor_slices((np.zeros((96, 2)), np.zeros(96))).batch(32)
-    val = train.take(1)
-    assert Data(None, None, None, None, batch_size=32, datasets=(train, val)).n_train == 96
-    assert Data(None, None, None, None, batch_size=32, datasets=(train.repeat(), val)).n_train is None
+    def n_train(ds):  # search(batch_size=256) does not batch a tf.data input: the user's batches count
+        return Data(None, None, None, None, batch_size=256, datasets=(ds, ds.take(1))).n_train
+
+    samples = tf.data.Dataset.from_tensor_slices((np.zeros((100, 2)), np.zeros(100)))
+    assert n_train(samples.batch(32, drop_remainder=True)) == 96
+    assert n_train(samples.batch(32)) == 128  # 4 batches, the last one (4 samples) counted as full
+    assert n_train(samples.batch(32).repeat()) is None
     assert Data(np.zeros((7, 2)), np.zeros(7), None, None).n_train == 7
 
 
