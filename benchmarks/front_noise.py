@@ -94,7 +94,7 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True, help="the search_quality CSV's stem (search_quality_<name>.csv)")
-    p.add_argument("--task", choices=("jets", "bragg", "deepsets"), required=True)
+    p.add_argument("--task", choices=("jets", "bragg", "deepsets", "calorimeter"), required=True)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--trials", type=int, default=40, help="the checkpoint of the benchmark (rows after it are ignored)")
     p.add_argument("--epochs", type=int, default=2)
