@@ -1,6 +1,6 @@
 """The one-file run configuration of ``kerasnac search CONFIG.yaml``.
 
-Read with ``yaml.safe_load`` only; nothing in it is evaluated, imported or unpickled. Names
+Read with a ``yaml.SafeLoader`` only (``1e-3`` is a number, as in YAML 1.2); nothing in it is evaluated, imported or unpickled. Names
 (spaces, data sources, objectives, callbacks) are looked up in kerasnac's registries. Relative
 paths are relative to the config file. Every section except ``space`` and ``data`` is optional::
 

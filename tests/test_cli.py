@@ -221,3 +221,22 @@ def test_report_counts_failures_by_cause(tmp_path, capsys):
                   "reason": same + ["out of LUTs"] * 2}).to_csv(p / "trials.csv", index=False)
     assert cli.main(["report", str(p), "--no-plot"]) == 0
     assert "failures: 5; most common (3x): Incompatible shapes" in capsys.readouterr().out
+
+
+def test_exponent_numbers_in_yaml_are_numbers(tmp_path):
+    """PyYAML reads ``1e-3`` as a string (YAML 1.1); kerasnac's YAML files read it as a number."""
+    import kerasnac as kn
+    from kerasnac._runconfig import RunConfig
+
+    text = CONFIG.replace("activation_integer: 0}", "activation_integer: 0}\n  training: {learning_rate: 3e-3}")
+    text = text.replace("verbose: 0}", "verbose: 0, screening: {candidates: 5, long_trials: 1.2e4}}")
+    cfg = RunConfig.load(write(tmp_path, text))
+    nac, _ = cfg.build()
+    assert nac.oracle.screening.long_trials == 12_000.0 and nac.oracle.screening.candidates == 5
+    model = nac.space.build(nac.space.hyperparameters())
+    assert abs(float(model.optimizer.learning_rate.numpy()) - 3e-3) < 1e-9
+    space = tmp_path / "s.yaml"
+    space.write_text("input_shape: [16]\nnum_classes: 5\nstages:\n  - mlp: {layers: 1, units: [4]}\n"
+                     "training: {learning_rate: 1E-2}\n")
+    assert abs(float(kn.SearchSpace.from_yaml(str(space)).build(kt.HyperParameters()).optimizer.learning_rate.numpy())
+               - 1e-2) < 1e-9
