@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -45,12 +46,13 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # GaussianMutation(ordinal=True) (run on short tasks only, where the defaults are kappa=1, exact=2);
 # kerasnac_c3x: kerasnac_strat with three times the screening's candidates; kerasnac_smooth: kerasnac_strat
 # with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5)); kerasnac_trust: kerasnac_strat,
-# switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3.
+# switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3; kerasnac_strat_e8: kerasnac_strat with
+# exact costs for every child (exact = candidates), so no child is dropped on a tree-predicted cost.
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
-           "kerasnac_trust", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -76,6 +78,7 @@ def kerasnac_options(method, args):
             "kerasnac_smooth": {"screening": dataclasses.replace(screen, smooth=0.5)},
             "kerasnac_trust": {"screening": dataclasses.replace(screen, trust_r2=0.3)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
+            "kerasnac_strat_e8": {"screening": dataclasses.replace(screen, exact=args.candidates), "initial": "stratified"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
 
@@ -411,6 +414,37 @@ def with_against(df, stems, folder):
     return df
 
 
+# the settings that make a CSV's rows one task: a run into an existing CSV must repeat them
+SETTINGS = ("task", "source", "samples", "epochs", "batch_size", "population", "candidates", "min_epochs", "eta")
+
+
+def check_settings(csv: str, old, args) -> None:
+    """Refuse (before any training) a run whose task settings differ from those of the rows already in
+    ``csv``, so that two tasks never share one CSV (``--name`` reused by mistake). The settings are
+    kept beside the CSV (``.json``); a CSV from before that file is checked on its task column and on
+    the epochs its full-length trials trained."""
+    side = csv[:-4] + ".json"
+    now = {k: getattr(args, k) for k in SETTINGS}
+    if os.path.isfile(side):
+        with open(side) as f:
+            then = json.load(f)
+        diff = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
+    elif old is not None and len(old):
+        full = old[~old.method.isin(["kerasnac_mf", "kerasnac_full"])]
+        diff = {}
+        if set(old.task) != {args.task}:
+            diff["task"] = (sorted(set(old.task)), args.task)
+        if len(full) and full.epochs_trained.max() != args.epochs:
+            diff["epochs"] = (int(full.epochs_trained.max()), args.epochs)
+    else:
+        diff = {}
+    if diff:
+        raise SystemExit(f"{csv} holds rows of other settings ({', '.join(f'{k}: {a} there, {b} now' for k, (a, b) in diff.items())}). "
+                         "Use another --name for this run, or the settings of that one.")
+    with open(side, "w") as f:
+        json.dump(now, f, indent=1)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=("jets", "bragg", "deepsets", "calorimeter"), default="jets")
@@ -443,6 +477,7 @@ def main(argv=None):
     ref = REF[args.task]
     if not args.summarise_only:
         old = pd.read_csv(csv) if os.path.isfile(csv) else None
+        check_settings(csv, old, args)
         all_rows = []
         start = time.perf_counter()
         run_method(args.methods[0], args.task, 99, argparse.Namespace(**{**vars(args), "trials": 1}))  # TF warm-up

@@ -1,0 +1,41 @@
+"""The benchmark scripts' own safeguards (the benchmarks themselves run outside the suite)."""
+
+import argparse
+import importlib.util
+import os
+
+import pandas as pd
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _search_quality():
+    spec = importlib.util.spec_from_file_location("search_quality", os.path.join(ROOT, "benchmarks", "search_quality.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _args(**kw):
+    base = dict(task="deepsets", source="toy", samples=3000, epochs=2, batch_size=256, population=10, candidates=8,
+                min_epochs=1, eta=3)
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_a_run_into_a_csv_of_other_settings_is_refused(tmp_path):
+    sq = _search_quality()
+    csv = str(tmp_path / "search_quality_x.csv")
+    sq.check_settings(csv, None, _args())  # a new CSV: its settings are kept beside it
+    assert os.path.isfile(csv[:-4] + ".json")
+    sq.check_settings(csv, None, _args())  # the same settings again: fine
+    with pytest.raises(SystemExit, match=r"epochs: 2 there, 8 now.*another --name"):
+        sq.check_settings(csv, None, _args(epochs=8))
+    # a CSV from before the settings file: its task column and its trials' epochs are checked
+    old_csv = str(tmp_path / "search_quality_old.csv")
+    old = pd.DataFrame({"task": ["deepsets"] * 2, "method": ["optuna", "kerasnac_mf"], "epochs_trained": [8.0, 1.0]})
+    with pytest.raises(SystemExit, match="epochs: 8 there, 2 now"):
+        sq.check_settings(old_csv, old, _args())
+    with pytest.raises(SystemExit, match="task"):
+        sq.check_settings(old_csv, old, _args(task="jets", epochs=8))
+    sq.check_settings(old_csv, old, _args(epochs=8))
