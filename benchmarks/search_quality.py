@@ -47,12 +47,14 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # kerasnac_c3x: kerasnac_strat with three times the screening's candidates; kerasnac_smooth: kerasnac_strat
 # with parents ranked on surrogate-smoothed metrics (Screening(smooth=0.5)); kerasnac_trust: kerasnac_strat,
 # switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3; kerasnac_strat_e8: kerasnac_strat with
-# exact costs for every child (exact = candidates), so no child is dropped on a tree-predicted cost.
+# exact costs for every child (exact = candidates), so no child is dropped on a tree-predicted cost;
+# kerasnac_strat_m5: kerasnac_strat with the gain's reference 0.5 (not 0.1) of the cost range beyond the
+# dearest trial (Screening(cost_margin=0.5)), which weighs the accurate, expensive end of the front more.
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
-           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_strat_m5", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -78,6 +80,7 @@ def kerasnac_options(method, args):
             "kerasnac_smooth": {"screening": dataclasses.replace(screen, smooth=0.5)},
             "kerasnac_trust": {"screening": dataclasses.replace(screen, trust_r2=0.3)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
+            "kerasnac_strat_m5": {"screening": dataclasses.replace(screen, cost_margin=0.5), "initial": "stratified"},
             "kerasnac_strat_e8": {"screening": dataclasses.replace(screen, exact=args.candidates), "initial": "stratified"},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
