@@ -105,12 +105,11 @@ class Screening:
     smooth: float = 0.0
     trust_r2: float | None = None
     long_trials: float = 12_000
-    cost_margin: float = 0.1
 
     # Fields added after searches were first stored with these options: a run's fingerprint leaves
     # them out while they hold the value that gives the earlier behaviour, so those searches resume.
     # (A fingerprint records the options after for_budget(), so kappa and exact are always numbers there.)
-    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0, "trust_r2": None, "long_trials": 12_000, "cost_margin": 0.1}
+    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0, "trust_r2": None, "long_trials": 12_000}
     #: kappa and exact left unset, for short trials and for trials of at least ``long_trials``
     SHORT = {"kappa": 1.0, "exact": 2}
     LONG = {"kappa": 0.0, "exact": 4}
@@ -127,9 +126,6 @@ class Screening:
                 or not self.long_trials > 0:
             raise ValueError("Screening.long_trials must be a number of training samples × epochs > 0, "
                              f"got {self.long_trials!r}.")
-        if isinstance(self.cost_margin, bool) or not isinstance(self.cost_margin, (int, float)) \
-                or not 0 < self.cost_margin <= 10:
-            raise ValueError(f"Screening.cost_margin must be a fraction of the cost range in (0, 10], got {self.cost_margin!r}.")
         if self.min_trials is not None and (not isinstance(self.min_trials, int) or self.min_trials < 2):
             raise ValueError(f"Screening.min_trials must be an integer >= 2 or None, got {self.min_trials!r}.")
         if not isinstance(self.n_estimators, int) or self.n_estimators < 2:
@@ -247,7 +243,7 @@ def _predict(X, y, Xc, n_estimators: int, seed: int):
     return per_tree.mean(0), per_tree.std(0)
 
 
-def _gain(points: np.ndarray, Y: np.ndarray, quality=None, margin=None) -> np.ndarray:
+def _gain(points: np.ndarray, Y: np.ndarray, quality=None) -> np.ndarray:
     """Score rows of ``points`` (minimised) against the records ``Y``: (gain, closeness), larger better.
 
     Two objectives: the hypervolume each point adds to the front of ``Y`` (normalised to the
@@ -261,8 +257,6 @@ def _gain(points: np.ndarray, Y: np.ndarray, quality=None, margin=None) -> np.nd
     nf, npts = (front - lo) / span, (points - lo) / span
     if Y.shape[1] == 2:
         ref = np.array([1.1, 1.1])
-        for j, m in (margin or {}).items():
-            ref[j] = 1.0 + m
         for j, q in (quality or {}).items():
             ref[j] = (np.quantile(Y[:, j], q) - lo[j]) / span[j] if q < 1 else 1.1
         base = _pareto.hypervolume_2d(nf, ref)
@@ -408,15 +402,13 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
     Xc = np.array([encoder(c) for c in children])
     n_est, kappa = screening.n_estimators, screening.kappa
     quality = _quality_columns(screening.quality, names, cost_fn, children)
-    margin = ({j: float(screening.cost_margin) for j, n in enumerate(names) if n in _exact_names(cost_fn, children)}
-              if screening.cost_margin != 0.1 else {})
 
     # Stage 1: surrogate only.
     optimistic = np.empty((len(children), len(names)))
     for j in range(len(names)):
         mean, std = _predict(X, Ys[:, j], Xc, n_est, seed + j)
         optimistic[:, j] = mean - kappa * std
-    order = _best(_gain(optimistic, Ys, quality, margin), np.ones(len(children), dtype=bool))
+    order = _best(_gain(optimistic, Ys, quality), np.ones(len(children), dtype=bool))
     if cost_fn is None:
         return int(order[0])
 
@@ -444,7 +436,7 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
         else:
             mean, std = _predict(X2, Ys[:, j], Xc2, n_est, seed + 100 + j)
             points[:, j] = mean - kappa * std
-    return top[int(_best(_gain(points, Ys, quality, margin), feasible)[0])]
+    return top[int(_best(_gain(points, Ys, quality), feasible)[0])]
 
 
 def pick(screening: Screening, children, history, objectives, cost_fn, constraints, encoder: Encoder, seed: int,
