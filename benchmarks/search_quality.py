@@ -49,11 +49,13 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # switching to kappa=0, exact=4 once the surrogate's OOB R² reaches 0.3; kerasnac_strat_e8: kerasnac_strat with
 # exact costs for every child (exact = candidates), so no child is dropped on a tree-predicted cost.
 # (kerasnac_strat_m5, Screening(cost_margin=0.5), was tried and removed: docs/benchmarks.md.)
+# kerasnac_p6 / kerasnac_p20: the default with a population of 6 / 20 instead of --population (Optuna keeps
+# --population): 40 trials are 6 generations of 6 or 2 of 20 (20 is KerasNAC's own default).
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
-           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_p6", "kerasnac_p20", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -80,6 +82,8 @@ def kerasnac_options(method, args):
             "kerasnac_trust": {"screening": dataclasses.replace(screen, trust_r2=0.3)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_strat_e8": {"screening": dataclasses.replace(screen, exact=args.candidates), "initial": "stratified"},
+            "kerasnac_p6": {"population_size": 6},
+            "kerasnac_p20": {"population_size": 20},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
             "kerasnac_full": {"screening": screen, "fidelity": mf}}[method]
 
@@ -234,9 +238,11 @@ def run_method(method, task, seed, args, data_seed=0, make_oracle=None):
                      "hp": repr(sorted(trial.hyperparameters.values.items()))})
 
     if method.startswith("kerasnac"):
-        nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=args.population,
+        options = kerasnac_options(method, args)
+        population = options.pop("population_size", args.population)
+        nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
-                          verbose=0, **kerasnac_options(method, args))
+                          verbose=0, **options)
         for name, operator in oracle_operators(method).items():
             setattr(nac.oracle, name, operator)
         nac.tuner.trial_end_hooks.insert(0, record)  # before KerasNAC's own (results table)
