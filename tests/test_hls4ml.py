@@ -7,6 +7,8 @@ time (``pytest -s``). Run only the fast tests with ``-k "not matrix"``.
 
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,6 +143,32 @@ def test_csim_crash_does_not_kill_the_process(tmp_path):
     row = cb.on_candidate(candidate(model, x_val, task, tmp_path))
     assert row["csim_ok"] is False and row["hls_stage"] == "predict", row
     assert "C simulation crashed (exit code 1)" in row["hls_error"] and "1024" in row["hls_error"]
+
+
+def test_csim_worker_raises_its_own_stack_limit_before_numpy(tmp_path):
+    # the parent runs TensorFlow's threads, so the C-simulation worker is started without preexec_fn
+    # (gRPC's fork handler aborted such children now and then); the worker raises its limit and re-execs
+    from kerasnac.callbacks import _csim
+
+    script = tmp_path / "probe.py"
+    script.write_text("import importlib.util, resource, sys\n"
+                      f"spec = importlib.util.spec_from_file_location('w', {_csim.WORKER!r})\n"
+                      "w = importlib.util.module_from_spec(spec); spec.loader.exec_module(w)\n"
+                      "w.raise_stack_limit()\n"
+                      "print(resource.getrlimit(resource.RLIMIT_STACK)[0])\n")
+    proc = subprocess.run(["bash", "-c", f"ulimit -S -s 8192 && exec {sys.executable} {script}"],
+                          capture_output=True, text=True, check=True, env={**os.environ, "KERASNAC_CSIM_STACK_RAISED": ""})
+    soft = proc.stdout.strip()
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+    if hard != resource.RLIM_INFINITY and hard <= 8192 * 1024:
+        pytest.skip("the hard stack limit leaves nothing to raise")
+    want = 1 << 30 if hard == resource.RLIM_INFINITY else hard
+    assert int(soft) == want
+    worker = open(_csim.WORKER).read()  # run as a script it raises the limit before numpy starts its threads
+    assert worker.index("    raise_stack_limit()") < worker.index("import numpy")
+    assert "preexec_fn=" not in open(_csim.__file__).read()
 
 
 # ---------------------------------------------------------------------------- config choices

@@ -4,14 +4,14 @@
 process. A bad library then takes the whole search down: ap_fixed calls ``exit(1)`` on a type wider
 than 1024 bits, a missing weight file exits too, and a large io_parallel model can overflow the
 stack. Here the library is built with the backend's ``compile`` (no loading) and run by a small
-numpy-only worker with a raised stack limit; a crash becomes an exception for that candidate.
+numpy-only worker with a raised stack limit (it raises its own: ``_csim_worker.raise_stack_limit``);
+a crash becomes an exception for that candidate.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -38,16 +38,6 @@ def reset_trace(hls_model) -> None:
     for layer in hls_model.get_layers():
         layer.set_attr("trace", False)
     hls_model.write()
-
-
-def _raise_stack_limit():  # pragma: no cover - runs in the child
-    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
-    want = hard if hard != resource.RLIM_INFINITY else 1 << 30
-    if soft != resource.RLIM_INFINITY and soft < want:
-        try:
-            resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
-        except (ValueError, OSError):
-            pass
 
 
 def run(hls_model, lib: str, x, trace: bool = False, timeout: float | None = None):
@@ -78,7 +68,7 @@ def run(hls_model, lib: str, x, trace: bool = False, timeout: float | None = Non
             json.dump(spec, f)
         try:
             proc = subprocess.run([sys.executable, WORKER, spec_path], cwd=os.path.join(prj, "firmware"),
-                                  capture_output=True, text=True, timeout=timeout, preexec_fn=_raise_stack_limit)
+                                  capture_output=True, text=True, timeout=timeout)  # no preexec_fn: see the worker
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"C simulation did not finish within {timeout} s") from None
         if proc.returncode != 0:

@@ -12,10 +12,39 @@ model) then ends only this process, and the caller reports it for that candidate
 
 import ctypes
 import json
+import os
+import resource
 import sys
 
-import numpy as np
-import numpy.ctypeslib as npc
+
+def raise_stack_limit():
+    """Re-execute this process once with the soft stack limit raised to the hard one (at most 1 GiB).
+
+    A large io_parallel model's C simulation keeps its arrays on the stack. The limit has to be set
+    before ``exec`` (the kernel lays out the main thread's stack then), and the parent, which runs
+    TensorFlow's threads, must not run Python between ``fork`` and ``exec`` (``preexec_fn`` did, and
+    gRPC's fork handler aborted the child now and then): so the worker, still single-threaded and
+    before importing numpy, raises its own limit and execs itself again."""
+    if os.environ.get("KERASNAC_CSIM_STACK_RAISED") == "1":
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 30
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+    except (ValueError, OSError):
+        return
+    os.environ["KERASNAC_CSIM_STACK_RAISED"] = "1"
+    sys.stdout.flush(), sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+if __name__ == "__main__":
+    raise_stack_limit()
+
+import numpy as np  # noqa: E402 - after the re-exec above
+import numpy.ctypeslib as npc  # noqa: E402
 
 
 def main(spec_path):
