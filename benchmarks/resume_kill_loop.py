@@ -101,7 +101,15 @@ def main():
         if done_now and alive > 0:
             window = min(window, max(0.5, alive / done_now * (args.max_trials - done_now) / (args.kills - kills + 1)))
         delay = rng.uniform(0, window)
-        time.sleep(delay)
+        # ...and kill early once this run has completed its share of the remaining trials: on a fast
+        # machine the first window (no trial timed yet) could otherwise hold the whole search
+        share = max(1, (args.max_trials - done_now) // (args.kills - kills + 1))
+        started = time.monotonic()
+        while time.monotonic() - started < delay and proc.poll() is None:
+            if len(completed(project)) - done_now >= share:
+                break
+            time.sleep(0.05)
+        delay = time.monotonic() - started
         if proc.poll() is not None:  # the search finished before the kill
             break
         os.kill(proc.pid, signal.SIGKILL)
