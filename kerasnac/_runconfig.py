@@ -13,7 +13,7 @@ paths are relative to the config file. Every section except ``space`` and ``data
       val_fraction: 0.2
     objectives: [val_accuracy, bops]          # or {name: my_metric, direction: min}
     constraints: ["lut <= 50000"]
-    search: {max_trials: 30, population_size: 20, epochs: 5, batch_size: 256, seed: 0,
+    search: {max_trials: 30, population_size: 10, epochs: 5, batch_size: 256, seed: 0,
              directory: runs, project_name: jets,
              screening: {candidates: 8},            # default true; false = plain NSGA-II
              fidelity: {min_epochs: 1, eta: 3},     # or true; kn.SuccessiveHalving arguments
@@ -108,6 +108,8 @@ class RunConfig:
     def _check_types(self):
         s, w = self.search, f"{self.path}: search"
         for key in ("max_trials", "population_size", "epochs", "batch_size", "max_consecutive_failed_trials", "workers"):
+            if key == "population_size" and s[key] is None:  # KerasNAC's own default (from max_trials)
+                continue
             if isinstance(s[key], bool) or not isinstance(s[key], int):
                 raise ConfigError(f"{w}.{key}: expected an integer, got {s[key]!r}.")
         for key in ("directory", "project_name"):

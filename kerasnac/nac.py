@@ -21,6 +21,11 @@ from ._reports import SearchResults
 from .space import SearchSpace
 
 
+def default_population(max_trials: int) -> int:
+    """``KerasNAC``'s population when none is given: ``max_trials // 4`` clipped to 10..20."""
+    return max(10, min(20, int(max_trials) // 4))
+
+
 class KerasNAC(SearchResults):
     """Multi-objective neural architecture codesign on a :class:`SearchSpace`.
 
@@ -32,7 +37,11 @@ class KerasNAC(SearchResults):
         objectives: names (``"val_accuracy"``, ``"bops"``, ``"lut"``, ...), callables
             ``f(model) -> float`` (minimised) or :class:`Objective` objects.
         max_trials: number of trials of the global search.
-        population_size: NSGA-II population (NAC uses 20).
+        population_size: NSGA-II population. ``None`` (default): a quarter of ``max_trials``, at
+            least 10 and at most 20 (NAC uses 20), so that a short search still has four
+            generations: at 40 trials a population of 10 was level with 20 on jets_mlp and a
+            little ahead on Deep Sets and the calorimeter task, and 6 was behind
+            (``docs/benchmarks.md``, "Tried and not kept").
         constraints: e.g. ``["lut <= 50000"]``; infeasible trials rank behind feasible ones.
         directory, project_name: where keras-tuner keeps its state and kerasnac its CSV files.
         seed: seeds the oracle and each trial's weight initialisation.
@@ -101,7 +110,7 @@ class KerasNAC(SearchResults):
     """
 
     def __init__(self, space: SearchSpace, objectives=("val_accuracy", "bops"), max_trials: int = 30, *,
-                 population_size: int = 20, constraints=None, directory: str = "runs",
+                 population_size: int | None = None, constraints=None, directory: str = "runs",
                  project_name: str = "kerasnac", seed: int = 0, overwrite: bool = False, baselines=True,
                  cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
                  local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
@@ -112,8 +121,11 @@ class KerasNAC(SearchResults):
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
         if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
             raise ConfigError(f"max_trials must be an integer >= 1, got {max_trials!r}.")
+        population_given = population_size is not None
+        if population_size is None:
+            population_size = default_population(max_trials)
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
-            raise ConfigError(f"population_size must be an integer >= 2, got {population_size!r}.")
+            raise ConfigError(f"population_size must be an integer >= 2 or None, got {population_size!r}.")
         self.space = space
         self.objectives = _objectives.resolve(objectives, space.metric_names)
         self.max_trials, self.seed, self.verbose = max_trials, int(seed), verbose
@@ -181,6 +193,9 @@ class KerasNAC(SearchResults):
             _rundir.remove(self.project_dir, directory)
         _rundir.claim(self.project_dir, "search")
         self._stored_meta = None
+        stored = None if overwrite or population_given else self.run_dir.read_meta()
+        if stored and isinstance(stored.get("population_size"), int):
+            self.population_size = stored["population_size"]  # a resumed search keeps the population it began with
         if not (overwrite and self.role == "worker"):
             self._stored_meta = self.run_dir.check_resume(self._meta())
         if self._stored_meta and self._stored_meta.get("label_mode"):
@@ -189,7 +204,7 @@ class KerasNAC(SearchResults):
         self._screening = _options.check_option(screening, "screening", "Screening")
         self.oracle = ParetoOracle(
             objective=[kt.Objective(o.name, o.direction) for o in self.objectives],
-            max_trials=max_trials, population_size=population_size, constraints=self.constraints,
+            max_trials=max_trials, population_size=self.population_size, constraints=self.constraints,
             seed=self.seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
             screening=self._screening, exact_costs=self._exact_costs,
             initial=_options.initial_option(initial),

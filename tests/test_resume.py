@@ -174,6 +174,23 @@ def test_incompatible_resume_is_refused(tmp_path, change, match):
     kn.KerasNAC(kw2.pop("space"), directory=str(tmp_path), project_name="p", verbose=0, overwrite=True, **kw2)
 
 
+def test_default_population_follows_max_trials_and_a_resume_keeps_the_started_one(tmp_path):
+    space = small_space()
+    pops = {t: kn.KerasNAC(space, max_trials=t, directory=str(tmp_path), project_name=f"t{t}", verbose=0).population_size
+            for t in (3, 40, 60, 200)}
+    assert pops == {3: 10, 40: 10, 60: 15, 200: 20}
+    x, y = kn.datasets.toy_jets_hlf(200, seed=0)
+    # a search begun with an explicit population of 4 (say, under an older default) resumes without one
+    kn.KerasNAC(space, directory=str(tmp_path), project_name="p", verbose=0, max_trials=1, baselines=False,
+                population_size=4).fit(x, y, epochs=1, batch_size=64)
+    resumed = kn.KerasNAC(small_space(), directory=str(tmp_path), project_name="p", verbose=0, max_trials=40)
+    assert resumed.population_size == resumed.oracle.population_size == 4
+    fresh = kn.KerasNAC(small_space(), directory=str(tmp_path), project_name="p", verbose=0, max_trials=40,
+                        overwrite=True)
+    assert fresh.population_size == 10
+    # (an explicit other population is still refused: test_incompatible_resume_is_refused)
+
+
 def test_search_started_single_is_resumed_as_chief_not_restarted(tmp_path, monkeypatch):
     """keras-tuner reloads only from <tuner id>.json; kerasnac reloads oracle.json whatever the id."""
     nac = kn.KerasNAC(small_space(), directory=str(tmp_path), project_name="p", verbose=0, population_size=4)
