@@ -50,12 +50,14 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # exact costs for every child (exact = candidates), so no child is dropped on a tree-predicted cost.
 # (kerasnac_strat_m5, Screening(cost_margin=0.5), was tried and removed: docs/benchmarks.md.)
 # kerasnac_p6 / kerasnac_p20: the default with a population of 6 / 20 instead of --population (Optuna keeps
-# --population): 40 trials are 6 generations of 6 or 2 of 20 (20 is KerasNAC's own default).
+# --population): 40 trials are 6 generations of 6 or 2 of 20 (20 was KerasNAC's default before session 15).
+# kerasnac_k0e4_c2x: the long-trial screening (kappa=0, exact=4) choosing from twice the candidates: where
+# the surrogate is trusted (long trials), a wider pool of children may pay.
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
-           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_p6", "kerasnac_p20", "kerasnac_mf", "kerasnac_full", "random", "optuna")
+           "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_p6", "kerasnac_p20", "kerasnac_k0e4_c2x", "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
 def kerasnac_options(method, args):
@@ -82,6 +84,8 @@ def kerasnac_options(method, args):
             "kerasnac_trust": {"screening": dataclasses.replace(screen, trust_r2=0.3)},
             "kerasnac_k0e4_q50": {"screening": k0e4_q50, "initial": "random"},
             "kerasnac_strat_e8": {"screening": dataclasses.replace(screen, exact=args.candidates), "initial": "stratified"},
+            "kerasnac_k0e4_c2x": {"screening": dataclasses.replace(k0e4, candidates=2 * args.candidates),
+                                  "initial": "stratified"},
             "kerasnac_p6": {"population_size": 6},
             "kerasnac_p20": {"population_size": 20},
             "kerasnac_mf": {"screening": None, "fidelity": mf},
