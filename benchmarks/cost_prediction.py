@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
 
 import kerasnac as kn
 from kerasnac.screening import Encoder, _log_cost, _predict
@@ -35,8 +36,7 @@ def r2_scores(df: pd.DataFrame, space, starts=(10, 20, 30), ahead: int = 10) -> 
             if len(g) < t + ahead:
                 continue
             pred, _ = _predict(X[:t], y[:t], X[t:t + ahead], 50, 0)
-            truth = y[t:t + ahead]
-            scores.append(1 - ((truth - pred) ** 2).sum() / max(((truth - truth.mean()) ** 2).sum(), 1e-12))
+            scores.append(r2_score(y[t:t + ahead], pred))
     return scores
 
 
