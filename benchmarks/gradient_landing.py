@@ -129,7 +129,8 @@ def main(argv=None):
         settled = {r["budget"]: r for r in getattr(gs, "settle_log", [])}
         for r in settled.values():
             print(f"    settle phase: budget {r['budget']} {'landed' if r['landed'] else 'not landed'} "
-                  f"after {r['steps']} architecture steps")
+                  f"after {r['steps']} architecture steps"
+                  + (f", {r['waypoints']} three-move waypoint(s) set" if r.get("waypoints") else ""))
         missed = []
         for k in range(len(gs.budgets)):
             ok = report(gs, k, "front")

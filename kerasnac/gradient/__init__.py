@@ -44,10 +44,12 @@ budget. Its gain weighs, by default (``budget_steering="band"``), a push of ever
 its values whose single-choice change of the argmax brings the exact cost closer to the band (the costs
 of all such changes come from one gradient of the multilinear E[C], ``Supernet.neighbour_costs``); a cost
 penalty linear in E[C] would pull hardest toward the choice that adds most cost and jump over a narrow band.
-When no single change lands, ``budget_lookahead=2`` (default) scores each change by the best second change
-that can follow it, with the exact pair costs from E[C]'s Hessian (``Supernet.pair_costs``).
+When no single change lands, each change is scored by the best second change that can follow it, with
+the exact pair costs from E[C]'s Hessian (``Supernet.pair_costs``).
 A budget that never came within the tolerance during the epochs gets up to ``budget_settle`` (300)
-further architecture steps of its own, weights frozen, until its argmax lands (``settle_log``).
+further architecture steps of its own, weights frozen, until its argmax lands (``settle_log``); where no
+pair lands either, the three changes that land with the smallest summed logit deficit are pushed
+together there (``budget_lookahead=3``, the default; ``_landing``).
 ``repair()`` then only moves a model that still misses it.
 
 Collapse to Skip: warm-up epochs train only the weights, with uniformly sampled paths, before the

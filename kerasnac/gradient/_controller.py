@@ -42,11 +42,16 @@ PI controller on the error ``|log C_j/B_j|`` of the argmax after each step (0 in
 there μ is its integral, which holds). ``C_nv`` costs nothing extra: the expected cost is linear
 in each choice's probability vector (a chain of einsums in which every choice enters once), so with ``g = ∂E[C]/∂P``
 at the one-hot argmax, ``C_nv = C + g_n[v] − g_n[a]`` exactly (checked in the tests).
-With ``lookahead=2`` (the default), when no single change brings the argmax into the inner half band
+With ``lookahead=2``, when no single change brings the argmax into the inner half band
 (``stuck``), a change ``r`` is scored by the best change ``s`` that can follow it,
 ``s_r = min_s Σ_j μ_j (d(C_rs) − d(C))``: two choices that must change together to land (neither alone
 does) then both get a push. ``C_rs`` is exact too: E[C] is multilinear, so its Hessian at the one-hot
 argmax holds every pair's cost change (``Supernet.pair_costs``), computed only on the stuck steps.
+With ``lookahead=3`` (the default), the settle phase after the epochs also looks three changes
+ahead for a budget where no pair lands: the landing triple with the smallest summed logit deficit,
+found exactly outside the traced step (``_landing``), becomes a waypoint, and each of its three
+changes is scored ``Σ_j μ_j (d(C_waypoint) − d(C))`` (:meth:`DualAscent.toward`) where that is the
+better score. During the epochs it acts as ``lookahead=2``.
 ``steering="linear"`` is the former term (with ``mode``'s sign rules for λ), and the default with
 ``feedback="expected"``.
 
@@ -68,7 +73,7 @@ class DualAscent:
 
     def __init__(self, budgets, rate: float = 0.1, gain: float = 2.0, mode: str = "target",
                  bound: float = 100.0, feedback: str = "argmax", tolerance: float = 0.1, steering: str | None = None,
-                 lookahead: int = 2):
+                 lookahead: int = 3):
         if mode not in MODES:
             raise ValueError(f"budget mode must be one of {MODES}, got {mode!r}")
         if feedback not in FEEDBACKS:
@@ -80,8 +85,9 @@ class DualAscent:
         if steering == "band" and feedback != "argmax":
             raise ValueError("budget steering 'band' scores the argmax architecture's neighbours, so it needs "
                              "budget_feedback='argmax'; use budget_steering='linear' with feedback 'expected'.")
-        if lookahead not in (1, 2):
-            raise ValueError(f"budget lookahead must be 1 (single-choice changes) or 2 (pairs too), got {lookahead!r}")
+        if isinstance(lookahead, bool) or lookahead not in (1, 2, 3):
+            raise ValueError(f"budget lookahead must be 1 (single-choice changes), 2 (pairs too) or 3 (and, in the "
+                             f"settle phase, a landing triple), got {lookahead!r}")
         rows = [budgets] if isinstance(budgets, dict) else list(budgets)
         self.names, self.mode, self.feedback, self.steering = list(rows[0]), mode, feedback, steering
         self.lookahead = int(lookahead)
@@ -128,6 +134,11 @@ class DualAscent:
         if pairs is not None:
             return tf.reduce_min(tf.reduce_sum(mu * (self.distance(pairs, k) - base), axis=-1), axis=-1)
         return tf.reduce_sum(mu * (self.distance(neighbours, k) - base), axis=-1)
+
+    def toward(self, cost, target, k=0):
+        """``Σ_j μ_kj (d(target) − d(C))``: what reaching the costs ``target`` (``[metrics]``, a waypoint
+        several changes away) removes of the argmax's distance to row ``k``'s band (negative: closer)."""
+        return tf.reduce_sum(tf.gather(self.lam, k) * (self.distance(target, k) - self.distance(cost, k)))
 
     def stuck(self, neighbours, k=0):
         """True when no single-choice change (``[D, metrics]`` costs) brings every metric into the inner

@@ -11,7 +11,7 @@ from .._keras import keras, tf
 from ..errors import ConfigError
 from ..space import names
 from ..space.relax import values_of
-from . import _front
+from . import _front, _landing
 from ._controller import DualAscent
 from ._probes import Prober, resolve_cost
 from ._results import GradientResults
@@ -48,9 +48,11 @@ class GradientSearch(GradientResults):
             with that feedback) replaces the linear term ``λ E[C] / B`` by a push of each choice toward the
             single-choice changes of the argmax that bring its exact cost into the band, with a gain from the
             same PI controller; ``"linear"`` is the former term (see ``kerasnac.gradient._controller``).
-            ``budget_lookahead=2`` (default) scores, when no single change lands, each change by the best
+            ``budget_lookahead=2`` scores, when no single change lands, each change by the best
             second change that can follow it (exact pair costs from the Hessian of E[C]); ``1``: single
-            changes only. ``budget_settle`` (default 300, argmax feedback only): for a budget whose argmax
+            changes only; ``3`` (default): as 2, and in the settle phase, where no pair lands either,
+            the three changes that land with the smallest summed logit deficit are pushed together
+            (found exactly, see ``kerasnac.gradient._landing``). ``budget_settle`` (default 300, argmax feedback only): for a budget whose argmax
             never came within the tolerance during the epochs, up to that many further architecture
             steps after them, on that budget alone, weights frozen (the same loss and controller at
             the final temperature), stopping as soon as the argmax is in the band; ``settle_log``
@@ -84,7 +86,7 @@ class GradientSearch(GradientResults):
                  arch_learning_rate: float = 0.01, temperature=(2.0, 0.05), fixed: dict | None = None,
                  skip_dropout: float = 0.3, budget_rate: float = 0.1, budget_gain: float = 2.0,
                  budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
-                 budget_steering: str | None = None, budget_lookahead: int = 2, budget_settle: int = 300,
+                 budget_steering: str | None = None, budget_lookahead: int = 3, budget_settle: int = 300,
                  finetune_epochs: int = 3,
                  cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
         if not isinstance(epochs, int) or epochs < 1:
@@ -184,6 +186,10 @@ class GradientSearch(GradientResults):
         if band:  # the last steering score of every value, per budget (diagnostics: which moves were pushed)
             self.steer_scores = tf.Variable(tf.zeros([max(1, len(self.budgets)), sum(len(c) for c in cs.choices.values())]),
                                             trainable=False, name="steer_scores")
+            # the settle phase's three-move waypoint per budget: the values it moves to, and its exact costs
+            self.waypoint_mask = tf.Variable(tf.zeros_like(self.steer_scores), trainable=False, name="waypoint_mask")
+            self.waypoint_cost = tf.Variable(tf.ones([max(1, len(self.budgets)), nb]), trainable=False,
+                                             name="waypoint_cost")
         xspec = tf.TensorSpec([None, *self.space.input_shape], tf.float32)
         yspec = tf.TensorSpec(None, tf.float32)
         kspec = tf.TensorSpec([], tf.int32)
@@ -205,13 +211,16 @@ class GradientSearch(GradientResults):
                 here, near = sn.neighbour_costs(onehot, nb)
                 near = tf.concat([near[n] for n in choice_names], 0)
                 s = self.controller.steer(here, near, k)
-                if self.controller.lookahead == 2:  # the Hessian only when no single change lands
+                if self.controller.lookahead >= 2:  # the Hessian only when no single change lands
                     # with every gain at 0 (the first steps) both scores are 0: skip the Hessian then too
                     stuck = tf.logical_and(self.controller.stuck(near, k),
                                            tf.reduce_any(tf.gather(self.controller.lam, k) > 0))
                     s = tf.cond(stuck,
                                 lambda: self.controller.steer(here, near, k, pairs=sn.pair_costs(onehot, nb)),
                                 lambda: s)
+                if self.controller.lookahead == 3:  # a settle-phase waypoint, three changes away (_landing)
+                    toward = self.controller.toward(here, tf.gather(self.waypoint_cost, k), k)
+                    s = tf.where(tf.gather(self.waypoint_mask, k) > 0, tf.minimum(s, toward), s)
                 self.steer_scores.scatter_nd_update(tf.reshape(k, [1, 1]), s[None])
                 scores = tf.split(s, [len(cs.choices[n]) for n in choice_names])
             with tf.GradientTape() as tape:
@@ -334,17 +343,38 @@ class GradientSearch(GradientResults):
         for k, landed in enumerate(self.landed):
             if landed is not None:
                 continue
-            b, steps = tf.constant(k, tf.int32), 0
+            b, steps, waypoints, seen = tf.constant(k, tf.int32), 0, 0, None
             while self.landed[k] is None and steps < self.budget_settle:
+                if self.controller.lookahead == 3:
+                    here = {n: c.values[int(np.argmax(self.bank[n][k].numpy()))] for n, c in self.choices.choices.items()}
+                    if here != seen:  # a new argmax: a new waypoint, if it takes three changes to land
+                        seen, waypoints = here, waypoints + self._set_waypoint(k, here)
                 xa, ya = next(arch_iter)
                 _, measured = self._arch_step(xa, tf.cast(ya, tf.float32), b)
                 self._note_landing(k, measured.numpy()[-size:])
                 steps += 1
-            out.append({"budget": k, "steps": steps, "landed": self.landed[k] is not None})
+            if self.controller.lookahead == 3:
+                self.waypoint_mask.scatter_nd_update([[k]], tf.zeros([1, self.waypoint_mask.shape[1]]))
+            out.append({"budget": k, "steps": steps, "landed": self.landed[k] is not None, "waypoints": waypoints})
             if self.verbose:
                 print(f"settle: budget {k} {'within tolerance' if out[-1]['landed'] else 'still outside tolerance'} "
                       f"after {steps} architecture steps")
         return out
+
+    def _set_waypoint(self, k: int, values: dict) -> int:
+        """Budget ``k``'s waypoint from the argmax ``values``: the landing triple of ``_landing`` (1), or
+        none (0: a single change or a pair lands, which the traced look-ahead handles, or no triple does)."""
+        size = len(self.budget)
+        budget = list(self.budgets[k].values()) if self.budgets else list(self.budget.values())
+        fits = lambda c: self._fits([float(x) / b - 1.0 for x, b in zip(c, budget)])  # noqa: E731
+        logits = {n: self.bank[n][k].numpy() for n in self.choices.choices}
+        found = _landing.landing_triple(self.supernet, values, logits, fits, size)
+        mask = np.zeros([1, self.waypoint_mask.shape[1]], "float32")
+        if found is not None:
+            mask[0] = _landing.waypoint_mask(self.choices.choices, found[0])
+            self.waypoint_cost.scatter_nd_update([[k]], np.asarray(found[1], "float32")[None])
+        self.waypoint_mask.scatter_nd_update([[k]], mask)
+        return int(found is not None)
 
     def _log(self, epoch, searching, loss, arch_losses, val_loss, seconds):
         n_rows = max(1, len(self.budgets))
