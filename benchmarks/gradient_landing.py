@@ -95,6 +95,13 @@ def report(gs, k, label):
         pair = best_pair(gs, k, values)
         print("    no pair of changes lands either (a landing needs three or more)" if pair is None else
               f"    best landing pair: {pair[0]} and {pair[1]} ({pair[2]:+.1%}), summed logit deficit {pair[3]:.2f}")
+        if pair is None:  # the settle phase's three-move search (budget_lookahead=3), from what was delivered
+            from kerasnac.gradient import _landing
+
+            logits = {n: gs.bank[n][k].numpy() for n in gs.choices.choices}
+            found = _landing.landing_triple(gs.supernet, values, logits, lambda c: abs(float(c[-1]) / b - 1) <= TOL, 1)
+            print("    no triple from the 128 likeliest pairs lands either" if found is None else
+                  f"    a landing triple: {found[0]} ({float(found[1][-1]) / b - 1:+.1%})")
     tied = [f for f in fl if abs(f[4]) < 0.05 and max(f[3], 1 / f[3]) >= 1.5]
     if tied:
         name, a, v, ratio, deficit = max(tied, key=lambda f: max(f[3], 1 / f[3]))
