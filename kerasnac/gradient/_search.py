@@ -262,11 +262,18 @@ class GradientSearch(GradientResults):
         under_counts = self.controller.mode == "target"
         return all((abs(e) if under_counts else e) <= self.budget_tolerance for e in errors)
 
+    def _fits_row(self, k, costs) -> bool:
+        """Whether exact costs are within the tolerance of budget ``k``."""
+        return self._fits([float(c) / b - 1.0 for c, b in zip(costs, self.budgets[k].values())])
+
+    def _argmax_values(self, k) -> dict:
+        """Budget ``k``'s argmax architecture."""
+        return {n: c.values[int(np.argmax(self.bank[n][k].numpy()))] for n, c in self.choices.choices.items()}
+
     def _note_landing(self, k, argmax_costs):
         """Keep budget ``k``'s argmax architecture when its exact costs are within the tolerance."""
-        if self._fits([c / b - 1.0 for c, b in zip(argmax_costs, self.budgets[k].values())]):
-            self.landed[k] = {n: c.values[int(np.argmax(self.bank[n][k].numpy()))]
-                              for n, c in self.choices.choices.items()}
+        if self._fits_row(k, argmax_costs):
+            self.landed[k] = self._argmax_values(k)
 
     def select(self, k: int = 0):
         """Make budget ``k``'s architecture logits the current ones (``architecture``, ``derive``, ...)."""
@@ -346,7 +353,7 @@ class GradientSearch(GradientResults):
             b, steps, waypoints, seen = tf.constant(k, tf.int32), 0, 0, None
             while self.landed[k] is None and steps < self.budget_settle:
                 if self.controller.lookahead == 3:
-                    here = {n: c.values[int(np.argmax(self.bank[n][k].numpy()))] for n, c in self.choices.choices.items()}
+                    here = self._argmax_values(k)
                     if here != seen:  # a new argmax: a new waypoint, if it takes three changes to land
                         seen, waypoints = here, waypoints + self._set_waypoint(k, here)
                 xa, ya = next(arch_iter)
@@ -364,11 +371,8 @@ class GradientSearch(GradientResults):
     def _set_waypoint(self, k: int, values: dict) -> int:
         """Budget ``k``'s waypoint from the argmax ``values``: the landing triple of ``_landing`` (1), or
         none (0: a single change or a pair lands, which the traced look-ahead handles, or no triple does)."""
-        size = len(self.budget)
-        budget = list(self.budgets[k].values()) if self.budgets else list(self.budget.values())
-        fits = lambda c: self._fits([float(x) / b - 1.0 for x, b in zip(c, budget)])  # noqa: E731
         logits = {n: self.bank[n][k].numpy() for n in self.choices.choices}
-        found = _landing.landing_triple(self.supernet, values, logits, fits, size)
+        found = _landing.landing_triple(self.supernet, values, logits, lambda c: self._fits_row(k, c), len(self.budget))
         mask = np.zeros([1, self.waypoint_mask.shape[1]], "float32")
         if found is not None:
             mask[0] = _landing.waypoint_mask(self.choices.choices, found[0])
