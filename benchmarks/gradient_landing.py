@@ -100,7 +100,7 @@ def report(gs, k, label):
 
             logits = {n: gs.bank[n][k].numpy() for n in gs.choices.choices}
             found = _landing.landing_triple(gs.supernet, values, logits, lambda c: abs(float(c[-1]) / b - 1) <= TOL, 1)
-            print("    no triple from the 128 likeliest pairs lands either" if found is None else
+            print("    no triple of changes lands either (every pair tried)" if found is None else
                   f"    a landing triple: {found[0]} ({float(found[1][-1]) / b - 1:+.1%})")
     tied = [f for f in fl if abs(f[4]) < 0.05 and max(f[3], 1 / f[3]) >= 1.5]
     if tied:

@@ -337,3 +337,45 @@ def test_settle_phase_lands_a_budget_that_takes_three_changes_with_the_three_mov
             assert float(gs.waypoint_mask.numpy().sum()) == 0  # cleared once the budget is settled
     assert logs[2] == [{"budget": 0, "steps": 100, "landed": False, "waypoints": 0}]
     assert logs[3][0]["landed"] and logs[3][0]["steps"] < 100 and logs[3][0]["waypoints"] >= 1, logs[3]
+
+
+def test_landing_triple_is_the_landing_triple_of_smallest_deficit_over_every_pair():
+    """The three-move search walks every pair (``max_pairs=None``, the default since session 17), so what
+    it returns is the landing triple with the smallest summed logit deficit of all triples: checked by
+    brute force over the tiny space's 35 triples with the exact costs, for random logits whose argmax
+    is an architecture 11.8% over its budget. A cut at the likeliest pair alone misses it for some draws."""
+    import itertools
+
+    import numpy as np
+
+    from kerasnac.gradient import _landing
+
+    start = {"s0/mlp/q/w_bits": 4, "s0/mlp/layers": 2, "s0/mlp/units_0": 32, "s0/mlp/units_1": 32,
+             "s1/block": "mlp", "s1/mlp/q/w_bits": 16, "s1/mlp/units_0": 16}
+    budget = 163104.0
+    gs = GradientSearch(tiny_space(), cost=None, budget={"bops": budget}, epochs=2, verbose=0, seed=0)
+    gs._plan()
+    sn, cs = gs.supernet, gs.choices
+    fits = lambda c: abs(float(c[-1]) / budget - 1) <= 0.1  # noqa: E731
+
+    def cost(values):
+        return float(sn.expected_cost(cs.onehot(values))[-1])
+
+    other = {n: next(v for v in c.values if v != start[n]) for n, c in cs.choices.items()}  # two values each
+    landing = [t for t in itertools.combinations(cs.choices, 3) if fits([cost({**start, **{n: other[n] for n in t}})])]
+    assert landing, "the tiny space has landing triples from this start"
+    rng, cut_missed = np.random.default_rng(0), 0
+    for _ in range(6):
+        logits = {}
+        for n, c in cs.choices.items():  # the start's value leads by 0-3 logits
+            row = np.zeros(len(c), "float32")
+            row[c.values.index(other[n])] = -rng.uniform(0, 3)
+            logits[n] = row
+        deficit = {n: float(-logits[n][cs.choices[n].values.index(other[n])]) for n in cs.choices}
+        best = min(landing, key=lambda t: sum(deficit[n] for n in t))
+        changes, costs = _landing.landing_triple(sn, start, logits, fits, 1)
+        assert set(changes) == set(best) and all(changes[n] == other[n] for n in best)
+        assert cost({**start, **changes}) == pytest.approx(float(costs[-1]))
+        cut = _landing.landing_triple(sn, start, logits, fits, 1, max_pairs=1)
+        cut_missed += cut is None or set(cut[0]) != set(best)
+    assert cut_missed > 0  # the likeliest pair alone is not enough: the walk over every pair matters
