@@ -39,3 +39,35 @@ def test_a_run_into_a_csv_of_other_settings_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="task"):
         sq.check_settings(old_csv, old, _args(task="jets", epochs=8))
     sq.check_settings(old_csv, old, _args(epochs=8))
+
+
+def test_front_deficit_bands_add_up_to_the_hypervolume_gap_to_the_union():
+    """``front_deficit.py`` splits a search's HV deficit to the union front into cost bands: the bands sum
+    to the union's HV minus the search's HV as ``search_quality.hv`` computes them (up to the grid)."""
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import front_deficit as fd
+    finally:
+        sys.path.pop(0)
+    sq = _search_quality()
+    rng = np.random.default_rng(0)
+    rows = []
+    for method in ("a", "b"):
+        for seed in (0, 1):
+            bops = 10 ** rng.uniform(4, 6.5, 30)
+            acc = 0.3 + 0.1 * np.log10(bops) - 0.4 + rng.uniform(0, 0.1, 30)
+            rows += [{"task": "jets", "method": method, "seed": seed, "trial": i + 1, "status": "COMPLETED",
+                      "f0": -a, "bops": b} for i, (a, b) in enumerate(zip(acc, bops))]
+    df = pd.DataFrame(rows)
+    out = fd.deficits(df, trials=40, n_grid=20000)
+    union = sq.hv(df, sq.REF["jets"])
+    assert out.attrs["union_hv"] == pytest.approx(union, rel=1e-3)
+    for (m, s), g in df.groupby(["method", "seed"]):
+        r = out[(out.method == m) & (out.seed == s)].iloc[0]
+        assert r[["Q1", "Q2", "Q3", "Q4", "above"]].sum() == pytest.approx(r.total)
+        assert r.total == pytest.approx(union - sq.hv(g, sq.REF["jets"]), abs=2e-3 * union)
+        assert r.total > 0 and min(r[["Q1", "Q2", "Q3", "Q4", "above"]]) >= 0
