@@ -260,7 +260,8 @@ def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
     from kerasnac.evolution import CostStratified
 
     plain = run(make_oracle(tmp_path, "plain", exact_costs=_width_cost), 10)
-    strat_oracle = make_oracle(tmp_path, "strat", exact_costs=_width_cost, initial=CostStratified(candidates=4))
+    strat_oracle = make_oracle(tmp_path, "strat", exact_costs=_width_cost,
+                               initial=CostStratified(candidates=4, anchor=False))
     strat = run(strat_oracle, 10)
     widths = sorted(v["width"] for v in strat)
     pool = [strat_oracle._random_draw(k, 3) for k in range(40)]  # the 40 candidates it chose from
@@ -271,14 +272,66 @@ def test_stratified_first_population_spans_the_cost_axis_and_replays(tmp_path):
     # trained middle, cheapest, dearest first: a short search has already seen the whole cost axis
     assert sorted(v["width"] for v in strat[1:3]) == [widths[0], widths[-1]]
     assert widths[0] < strat[0]["width"] < widths[-1]
-    assert strat == run(make_oracle(tmp_path, "again", exact_costs=_width_cost, initial=CostStratified(4)), 10)
+    again = CostStratified(4, anchor=False)
+    assert strat == run(make_oracle(tmp_path, "again", exact_costs=_width_cost, initial=again), 10)
 
-    half = make_oracle(tmp_path, "half", exact_costs=_width_cost, initial=CostStratified(4))
+    half = make_oracle(tmp_path, "half", exact_costs=_width_cost, initial=CostStratified(4, anchor=False))
     first = run(half, 4)
-    resumed = make_oracle(tmp_path, "half2", exact_costs=_width_cost, initial=CostStratified(4))
+    resumed = make_oracle(tmp_path, "half2", exact_costs=_width_cost, initial=CostStratified(4, anchor=False))
     resumed.set_state(half.get_state())
     resumed.trials, resumed.start_order = half.trials, half.start_order
     assert first + run(resumed, 6) == strat  # the plan is part of the oracle's state
+
+
+def _corner_cost(values):
+    """A cost whose minimum is one corner of the conditional test space: width 8, no batch norm, tanh,
+    and the mlp block with 8 units (8 < the conv block's kernel 1 x 10)."""
+    act = {"relu": 3.0, "tanh": 1.0, "sigmoid": 2.0, "elu": 4.0}[values["act"]]
+    block = values["units"] if values["block"] == "mlp" else 10.0 * values["kernel"]
+    return {"f2": float(values["width"]) ** 2 * block * act * (2.0 if values["bn"] else 1.0)}
+
+
+def test_the_descent_finds_the_cheapest_architecture_of_a_conditional_space():
+    import itertools
+
+    from kerasnac.evolution.anchor import cheapest_values
+
+    space = make_space().space
+    grid = []  # brute force over every discrete architecture (lr does not enter the cost)
+    for act, width, bn in itertools.product(["relu", "tanh", "sigmoid", "elu"], range(8, 257, 8), [False, True]):
+        grid += [{"act": act, "width": width, "bn": bn, "block": "mlp", "units": u} for u in range(8, 65, 8)]
+        grid += [{"act": act, "width": width, "bn": bn, "block": "conv", "kernel": k} for k in (1, 3, 5, 7)]
+    best = min(_corner_cost(v)["f2"] for v in grid)
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # from random starts, the mlp and conv branches alike
+        start = {"act": str(rng.choice(["relu", "sigmoid", "elu"])), "width": int(rng.integers(2, 33)) * 8,
+                 "lr": 1e-3, "bn": True, "block": str(rng.choice(["mlp", "conv"])), "units": 64, "kernel": 7,
+                 "classes": 5}
+        values, cost = cheapest_values(space, lambda v: _corner_cost(v)["f2"], start)
+        assert cost == best == 8.0 ** 2 * 8
+        assert values["block"] == "mlp" and values["units"] == 8 and "kernel" not in values
+    # an architecture that cannot be built (cost None) is never taken
+    values, cost = cheapest_values(space, lambda v: None if v["width"] < 64 else _corner_cost(v)["f2"], start)
+    assert values["width"] == 64 and cost == 64.0 ** 2 * 8
+
+
+def test_the_stratified_first_population_holds_the_cheapest_architecture(tmp_path):
+    """With ``anchor=True`` (the default) the plan's cheapest slot is the space's cheapest architecture,
+    which none of the 40 uniform draws is; the spread still ends at the dearest draw, and it replays."""
+    from kerasnac.evolution import CostStratified
+
+    anchored = run(make_oracle(tmp_path, "a", exact_costs=_corner_cost, initial=CostStratified(4)), 10)
+    plain_oracle = make_oracle(tmp_path, "p", exact_costs=_corner_cost, initial=CostStratified(4, anchor=False))
+    pool = [plain_oracle._random_draw(k, 3) for k in range(40)]  # the 40 draws the plan chooses from
+    plain = run(plain_oracle, 10)
+    cheapest = min(_corner_cost(v)["f2"] for v in pool)
+    costs = sorted(_corner_cost(v)["f2"] for v in anchored)
+    assert costs[0] == 8.0 ** 2 * 8 < cheapest == min(_corner_cost(v)["f2"] for v in plain)
+    # the spread runs from the space's cheapest architecture to the dearest draw, as without the anchor
+    assert costs[-1] == max(_corner_cost(v)["f2"] for v in plain) == max(_corner_cost(v)["f2"] for v in pool)
+    assert run(make_oracle(tmp_path, "b", exact_costs=_corner_cost, initial=CostStratified(4)), 10) == anchored
+    with pytest.raises(ValueError, match="anchor must be True or False"):
+        CostStratified(4, anchor="yes")
 
 
 def test_a_plan_made_before_the_first_request_is_the_plan_the_first_draw_makes(tmp_path):

@@ -9,7 +9,10 @@ population that misses the cheap end leaves NSGA-II to find it by mutation, one 
 - :class:`CostStratified`: ``candidates`` uniform draws per slot, their exact costs (a model build
   each, no training), and the population picked evenly spaced on the log of the first cost
   objective, from the cheapest candidate to the dearest, skipping those that break a cost constraint;
-  trained in a :func:`spanning_order` (middle, ends, midpoints), not cheapest first.
+  trained in a :func:`spanning_order` (middle, ends, midpoints), not cheapest first. With
+  ``anchor=True`` (the default) the cheapest end is the space's cheapest architecture, found by a
+  descent on the exact costs from the cheapest draw (:mod:`kerasnac.evolution.anchor`): it is on
+  the true Pareto front whatever its accuracy.
 
 A strategy is an object with ``candidates`` (draws per slot; 1 means no planning) and
 ``choose(log_costs, size) -> indices``; :func:`plan` does the drawing and the cost look-up.
@@ -67,12 +70,17 @@ class CostStratified:
         candidates: uniform draws per population slot whose costs are computed (``candidates x
             population_size`` model builds before the first trial; about 0.1 s each for a jets MLP).
         cost: the cost objective to spread over (``None``: the first objective that is an exact cost).
+        anchor: put the space's cheapest architecture (a descent on the exact cost from the cheapest
+            draw, :func:`kerasnac.evolution.anchor.cheapest_values`; tens of shapes-only builds) at
+            the cheap end of the spread, in place of the cheapest draw.
     """
 
-    def __init__(self, candidates: int = 4, cost: str | None = None):
+    def __init__(self, candidates: int = 4, cost: str | None = None, anchor: bool = True):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
             raise ValueError(f"CostStratified.candidates must be an integer >= 2, got {candidates!r}.")
-        self.candidates, self.cost = candidates, cost
+        if not isinstance(anchor, bool):
+            raise ValueError(f"CostStratified.anchor must be True or False, got {anchor!r}.")
+        self.candidates, self.cost, self.anchor = candidates, cost, anchor
 
     def choose(self, log_costs: np.ndarray, size: int) -> list[int]:
         """Greedy: for targets evenly spaced from the cheapest to the dearest, the nearest unused candidate."""
@@ -88,16 +96,17 @@ class CostStratified:
         return [picked[i] for i in spanning_order(len(picked))]
 
     def __repr__(self):
-        return f"CostStratified(candidates={self.candidates}, cost={self.cost!r})"
+        return f"CostStratified(candidates={self.candidates}, cost={self.cost!r}, anchor={self.anchor})"
 
 
-def plan(strategy, size: int, draw, exact_costs, objectives, constraints) -> list[dict] | None:
+def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=None) -> list[dict] | None:
     """The first ``size`` trials' values, or ``None`` to draw them one at a time.
 
     Args:
         draw: ``k -> values | None``, the ``k``-th distinct untried uniform draw.
         exact_costs: ``values -> {cost: value} | None`` (``None`` when the oracle has none).
         objectives: ``[(name, direction)]`` of the oracle; constraints: its ``Constraint`` objects.
+        space: the oracle's hyperparameters (a list), for the strategy's ``anchor`` descent.
     """
     k = getattr(strategy, "candidates", 1)
     if k <= 1 or size < 2 or exact_costs is None:
@@ -117,8 +126,32 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints) -> lis
     ok = [i for i, c in enumerate(costs)
           if c and name in c and math.isfinite(c[name])
           and all(con.violation(c[con.metric]) == 0 for con in constraints if con.metric in c)]
+    if getattr(strategy, "anchor", False) and space is not None and ok:
+        ok = _add_anchor(pool, costs, ok, name, space, exact_costs, constraints)
     if len(ok) < size:  # too few feasible candidates to choose from: fill with the others
         ok += [i for i in range(len(pool)) if i not in ok][: size - len(ok)]
     log_costs = np.array([math.log10(max(costs[i][name], 0.0) + 1.0) if costs[i] and name in costs[i] else 0.0
                           for i in ok])
     return [pool[ok[j]] for j in strategy.choose(log_costs, size)]
+
+
+def _add_anchor(pool, costs, ok, name, space, exact_costs, constraints) -> list[int]:
+    """``ok`` with the space's cheapest architecture on ``name`` added to ``pool`` (and ``costs``), if
+    the descent from the cheapest feasible draw finds a cheaper one that keeps the constraints."""
+    from .anchor import cheapest_values
+
+    def cost(values):
+        c = exact_costs(values)
+        return c.get(name) if c else None
+
+    start = min(ok, key=lambda i: costs[i][name])
+    values, low = cheapest_values(space, cost, pool[start])
+    key = values_key(values)
+    if not low < costs[start][name] or any(values_key(v) == key for v in pool):
+        return ok
+    c = exact_costs(values)  # cached by the oracle's cost function
+    if any(con.violation(c[con.metric]) > 0 for con in constraints if con.metric in c):
+        return ok
+    pool.append(values)
+    costs.append(c)
+    return ok + [len(pool) - 1]

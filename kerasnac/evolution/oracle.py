@@ -367,7 +367,7 @@ class ParetoOracle(RobustOracle):
     def _plan_first_population(self, n_created: int) -> None:
         self._initial_plan = initial.plan(
             self.initial, self.population_size - n_created, lambda k: self._random_draw(k, initial.STREAM_INITIAL),
-            self.exact_costs, self._objectives, self.constraints) or []
+            self.exact_costs, self._objectives, self.constraints, self.hyperparameters.space) or []
 
     def _first_population_draw(self, n_created: int):
         """The next trial of the first population: from the ``initial`` strategy's plan, else a random draw."""

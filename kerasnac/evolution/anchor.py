@@ -1,0 +1,90 @@
+"""The cheapest architecture of a space, found on the exact costs before any training.
+
+An architecture that no other one undercuts in cost is on the true Pareto front whatever its
+accuracy, so a first population that holds the space's cheapest architecture spends that trial on a
+front point for sure. A uniform or cost-stratified draw rarely holds it: widths, depths and bit
+widths multiply, and the minimum is one corner of the space. Where that corner is also accurate
+enough (the hls4ml-style MLP on jets at 3- to 8-bit weights: 0.73–0.77 accuracy at 10^3.99 BOPs
+with 30,000 jets), the whole cheap end of the front depends on it (``docs/benchmarks.md``, 0d).
+
+:func:`cheapest_values` is a coordinate descent on the exact cost: from a start, it tries every
+value of one active hyperparameter at a time (every value of a Choice, Boolean or linear Int range of
+at most 64 values, the two ends of a longer or log-sampled Int and of a Float), keeps a change that lowers the cost, and sweeps until a sweep changes nothing.
+A hyperparameter that a change activates starts at its smallest value. Costs come from shapes-only
+model builds, so a descent costs tens of builds (1–6 s on the shipped spaces, timed in
+``tests/test_evolution.py``). Written here because the space is hierarchical and conditional, and
+its cost a black box per architecture: no optimisation library takes keras-tuner's conditional
+hyperparameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kerasnac._keras import kt
+
+from ._values import is_valid, walk
+
+_hp = kt.engine.hyperparameters
+
+
+def _options(hp) -> list:
+    if isinstance(hp, _hp.Fixed):
+        return []
+    if isinstance(hp, _hp.Boolean):
+        return [False, True]
+    if isinstance(hp, _hp.Choice):
+        return list(hp.values)
+    if isinstance(hp, _hp.Int):
+        step = hp.step or 1
+        n = (hp.max_value - hp.min_value) // step + 1
+        if hp.sampling in (None, "linear") and n <= 64:
+            return list(range(hp.min_value, hp.max_value + 1, step))
+        return sorted({hp.min_value, hp.max_value})
+    if isinstance(hp, _hp.Float):
+        return sorted({hp.min_value, hp.max_value})
+    return []
+
+
+def _smallest(hp):
+    """The smallest value of a numeric hyperparameter, the first of a categorical one."""
+    opts = _options(hp)
+    if not opts:
+        return hp.default
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in opts)
+    return min(opts) if numeric else opts[0]
+
+
+def complete(space, given: dict) -> dict:
+    """``given``'s legal values for the active hyperparameters of ``space``; the others at their smallest."""
+    return walk(space, lambda i, hp: given[hp.name] if hp.name in given and is_valid(hp, given[hp.name])
+                else _smallest(hp))
+
+
+def cheapest_values(space, cost, start: dict, max_sweeps: int = 5) -> tuple[dict, float]:
+    """``(values, cost)`` of a local minimum of ``cost`` (``values -> float``; ``None`` or NaN for an
+    architecture that cannot be built) reached from ``start`` by single-hyperparameter changes."""
+    def c(values):
+        x = cost(values)
+        return math.inf if x is None or not math.isfinite(x) else float(x)
+
+    best = complete(space, start)
+    best_cost = c(best)
+    for _ in range(max_sweeps):
+        improved = False
+        for hp in space:
+            if hp.name not in best:  # inactive in the current best
+                continue
+            for v in _options(hp):
+                if v == best[hp.name]:
+                    continue
+                values = complete(space, {**best, hp.name: v})
+                x = c(values)
+                if x < best_cost:
+                    best, best_cost, improved = values, x, True
+        if not improved:
+            break
+    return best, best_cost
+
+
+__all__ = ["cheapest_values", "complete"]
