@@ -88,7 +88,9 @@ class KerasNAC(SearchResults):
         initial: how the first population is drawn: ``"stratified"`` (default,
             :class:`kerasnac.evolution.CostStratified`: 4 uniform draws per slot, their exact costs
             computed without training, the population spread evenly over the log of the first cost
-            objective; ``4 * population_size`` model builds before the first trial), ``"random"``
+            objective, from the space's cheapest architecture (found by a descent on the exact
+            costs, ``anchor=True``) to the dearest draw; ``4 * population_size`` shapes-only model
+            builds and a few tens for the descent before the first trial), ``"random"``
             (uniform draws, plain NSGA-II) or a strategy object of :mod:`kerasnac.evolution.initial`.
         fidelity: a :class:`kerasnac.SuccessiveHalving`: each trial trains in rungs of
             ``min_epochs * eta**k`` epochs and continues only while it is in the best ``1/eta``
