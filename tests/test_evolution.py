@@ -313,6 +313,9 @@ def test_the_descent_finds_the_cheapest_architecture_of_a_conditional_space():
     # an architecture that cannot be built (cost None) is never taken
     values, cost = cheapest_values(space, lambda v: None if v["width"] < 64 else _corner_cost(v)["f2"], start)
     assert values["width"] == 64 and cost == 64.0 ** 2 * 8
+    calls = []  # the evaluation cap bounds the descent on a large space: the cheapest found so far
+    values, cost = cheapest_values(space, lambda v: calls.append(v) or _corner_cost(v)["f2"], start, max_evals=10)
+    assert len(calls) == 10 and cost == min(_corner_cost(v)["f2"] for v in calls) > 8.0 ** 2 * 8
 
 
 def test_the_stratified_first_population_holds_the_cheapest_architecture(tmp_path):
