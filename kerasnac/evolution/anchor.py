@@ -11,8 +11,8 @@ with 30,000 jets), the whole cheap end of the front depends on it (``docs/benchm
 value of one active hyperparameter at a time (every value of a Choice, Boolean or linear Int range of
 at most 64 values, the two ends of a longer or log-sampled Int and of a Float), keeps a change that lowers the cost, and sweeps until a sweep changes nothing.
 A hyperparameter that a change activates starts at its smallest value. Costs come from shapes-only
-model builds, so a descent costs tens of builds (1–6 s on the shipped spaces, timed in
-``tests/test_evolution.py``). Written here because the space is hierarchical and conditional, and
+model builds, so a descent costs 56–154 builds and 1.5–8 s on the shipped spaces
+(``python benchmarks/anchor_descent.py``, beside two benchmark processes on 2 cores). Written here because the space is hierarchical and conditional, and
 its cost a black box per architecture: no optimisation library takes keras-tuner's conditional
 hyperparameters.
 """
@@ -64,7 +64,7 @@ def complete(space, given: dict) -> dict:
 def cheapest_values(space, cost, start: dict, max_sweeps: int = 5, max_evals: int = 400) -> tuple[dict, float]:
     """``(values, cost)`` of a local minimum of ``cost`` (``values -> float``; ``None`` or NaN for an
     architecture that cannot be built) reached from ``start`` by single-hyperparameter changes; on a
-    very large space, the cheapest found within ``max_evals`` cost evaluations (34–83 on the shipped
+    very large space, the cheapest found within ``max_evals`` cost evaluations (56–154 on the shipped
     spaces, so the cap only bounds the time of a space with hundreds of values)."""
     n = 0
 
