@@ -2,6 +2,7 @@
 
     python benchmarks/front_deficit.py                      # the seven tasks of docs "Against the targets"
     python benchmarks/front_deficit.py --names calo_short deepsets
+    python benchmarks/front_deficit.py --names calo_short --with calo_short_anchor   # a variant's CSV added
 
 In the (minimised metric, log10 BOPs) plane of ``search_quality.py`` a front's hypervolume is the
 integral over log BOPs of how far its best metric at that cost or less lies from the reference. The
@@ -28,7 +29,7 @@ from search_quality import REF
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("jets_large_s6", "jets_tune", "deepsets", "deepsets_e8", "bragg_small", "calo_short", "calo_long")
-METHODS = ("kerasnac_default", "optuna", "random")
+METHODS = ("kerasnac_anchor", "kerasnac_default", "kerasnac_strat_k0e4", "optuna", "random")  # those present
 
 
 def staircase(f, cost, grid, ref_f):
@@ -67,10 +68,13 @@ def deficits(df: pd.DataFrame, trials: int = 40, n_grid: int = 2000) -> pd.DataF
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--names", nargs="+", default=list(NAMES), help="CSV stems: results/search_quality_<name>.csv")
+    p.add_argument("--with", dest="extra", nargs="*", default=[],
+                   help="more CSV stems whose rows join every --names CSV (a variant run into its own CSV)")
     p.add_argument("--trials", type=int, default=40)
     args = p.parse_args(argv)
     for name in args.names:
-        df = pd.read_csv(os.path.join(HERE, "results", f"search_quality_{name}.csv"))
+        df = pd.concat([pd.read_csv(os.path.join(HERE, "results", f"search_quality_{n}.csv"))
+                        for n in [name, *args.extra]])
         out = deficits(df, args.trials)
         e = out.attrs["edges"]
         print(f"\n{name} ({df.task.iloc[0]}): best-known front HV {out.attrs['union_hv']:.3f}; cost quartiles of the "
