@@ -2,7 +2,7 @@
 
     python benchmarks/gradient_vs_evolution.py [--task jets|calorimeter] [--cost bops] [--samples 4000]
         [--methods front sweep] [--front 5 | --budgets 2e4 1e5 ...] [--front-epochs 16]
-        [--lams 0.03 0.1 0.3 1] [--epochs 12] [--finetune 3] [--trial-epochs 5]
+        [--lams 0.03 0.1 0.3 1] [--epochs 12] [--finetune 3] [--trial-epochs 5] [--front-cheapest]
 
 Two gradient methods, run one after the other in this invocation:
 
@@ -93,7 +93,7 @@ def run_front(args, space, train, val):
                         finetune_epochs=args.finetune)
     gs.fit(*train, validation_data=val)
     pts = []
-    for rec in gs.derive_front():
+    for rec in gs.derive_front(cheapest=args.front_cheapest):
         m, c = evaluate(rec["model"], *val, args.cost)
         a = rec["metrics"][f"argmax_vs_budget_{args.cost}"]
         pts.append((m, c, f"budget {rec['budget'][args.cost]:.4g} (argmax {100 * a:+.1f}% before repair, "
@@ -154,6 +154,8 @@ def main(argv=None):
     p.add_argument("--lams", type=float, nargs="+", default=[0.03, 0.1, 0.3, 1.0])
     p.add_argument("--epochs", type=int, default=12, help="supernet epochs of each search of the sweep")
     p.add_argument("--finetune", type=int, default=3)
+    p.add_argument("--front-cheapest", action="store_true",
+                   help="derive_front(cheapest=True): the space's cheapest architecture joins the front")
     p.add_argument("--trial-epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)

@@ -379,3 +379,31 @@ def test_landing_triple_is_the_landing_triple_of_smallest_deficit_over_every_pai
         cut = _landing.landing_triple(sn, start, logits, fits, 1, max_pairs=1)
         cut_missed += cut is None or set(cut[0]) != set(best)
     assert cut_missed > 0  # the likeliest pair alone is not enough: the walk over every pair matters
+
+
+def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
+    """``derive_front(cheapest=True)``: the first record is the space's cheapest architecture (checked by
+    brute force over the tiny space's one-hot choices), built, exported from the supernet and measured
+    like the others, with its own cost as its budget; the budgets' records follow unchanged."""
+    import itertools
+
+    gs = front
+    kept = gs.front
+    try:
+        cs, sn = gs.choices, gs.supernet
+        names = list(cs.choices)
+        lowest = min(float(sn.expected_cost(cs.onehot(dict(zip(names, combo)))).numpy()[-1])
+                     for combo in itertools.product(*(cs.choices[n].values for n in names)))
+        plain = [rec["values"] for rec in gs.derive_front(finetune_epochs=0, repair=False)]
+        recs = gs.derive_front(finetune_epochs=0, repair=False, cheapest=True)
+        if recs[0]["values"] in plain:  # a budget already derived it: nothing is added
+            assert len(recs) == len(plain)
+        else:
+            assert len(recs) == len(plain) + 1 and [r["values"] for r in recs[1:]] == plain
+        first = recs[0]["metrics"]
+        assert first["bops"] == pytest.approx(lowest) and first["bops"] == min(r["metrics"]["bops"] for r in recs)
+        assert first["budget_bops"] == first["bops"] and first["argmax_vs_budget_bops"] == 0.0
+        x = tf.zeros([2, 16])
+        assert "val_accuracy" in first and recs[0]["model"].predict(x, verbose=0).shape == (2, 5)
+    finally:
+        gs.front = kept

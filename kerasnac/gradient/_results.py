@@ -120,10 +120,13 @@ class GradientResults:
         self.derived_costs = self.model_costs(model)
         return model
 
-    def derive_front(self, finetune_epochs: int | None = None, repair: bool = True, verbose: int = 0) -> list:
+    def derive_front(self, finetune_epochs: int | None = None, repair: bool = True, verbose: int = 0,
+                     cheapest: bool = False) -> list:
         """One derived, fine-tuned model per budget of a front (``budgets=``), cheapest budget first;
-        see :func:`kerasnac.gradient._front.derive_front`; ``repair=False`` keeps each budget's argmax."""
-        return _front.derive_front(self, finetune_epochs=finetune_epochs, repair=repair, verbose=verbose)
+        see :func:`kerasnac.gradient._front.derive_front`; ``repair=False`` keeps each budget's argmax;
+        ``cheapest=True`` adds the space's cheapest architecture in front of them."""
+        return _front.derive_front(self, finetune_epochs=finetune_epochs, repair=repair, verbose=verbose,
+                                   cheapest=cheapest)
 
     def front_dataframe(self, objectives=None) -> pd.DataFrame:
         """The derived front as the evolutionary search's ``trials_dataframe()`` (same columns), one row
