@@ -387,6 +387,8 @@ def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
     like the others, with its own cost as its budget; the budgets' records follow unchanged."""
     import itertools
 
+    from kerasnac.gradient import _front
+
     gs = front
     kept = gs.front
     try:
@@ -402,8 +404,14 @@ def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
             assert len(recs) == len(plain) + 1 and [r["values"] for r in recs[1:]] == plain
         first = recs[0]["metrics"]
         assert first["bops"] == pytest.approx(lowest) and first["bops"] == min(r["metrics"]["bops"] for r in recs)
+        # the path that adds a record: the budgets' records without the cheapest one
+        others = [r for r in gs.front if r["metrics"]["bops"] != pytest.approx(lowest)]
+        added = _front._cheapest_record(gs, 0, 0, others)
+        assert len(added) == len(others) + 1 and added[1:] == others
+        first = added[0]["metrics"]
+        assert first["bops"] == pytest.approx(lowest) and first["epochs_trained"] == 0.0
         assert first["budget_bops"] == first["bops"] and first["argmax_vs_budget_bops"] == 0.0
         x = tf.zeros([2, 16])
-        assert "val_accuracy" in first and recs[0]["model"].predict(x, verbose=0).shape == (2, 5)
+        assert "val_accuracy" in first and added[0]["model"].predict(x, verbose=0).shape == (2, 5)
     finally:
         gs.front = kept

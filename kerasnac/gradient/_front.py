@@ -147,13 +147,7 @@ def derive_front(gs, finetune_epochs=None, repair=True, verbose=0, cheapest=Fals
     for k, row in enumerate(gs.budgets):
         t0 = time.perf_counter()
         model = gs.derive(finetune_epochs=finetune_epochs, verbose=verbose, repair=repair, budget=k)
-        logs = {m: float(v[-1]) for m, v in gs.finetune_history.items() if v}
-        if not logs:  # no fine-tuning: the metrics a trial's last epoch would log
-            logs = _evaluate(model, gs._train, "")
-            logs.update(_evaluate(model, gs._val, "val_"))
-        metrics = {**logs, **costs.evaluate(model, **gs.cost_options),
-                   "epochs_trained": float(len(next(iter(gs.finetune_history.values()), []))),
-                   "train_seconds": time.perf_counter() - t0}
+        metrics = _measured(gs, model, gs.finetune_history, t0)
         for m, b in row.items():
             a = gs.argmax_costs.get(f"budget:{m}", np.nan)
             metrics.update({f"budget_{m}": b, f"argmax_{m}": a, f"argmax_vs_budget_{m}": a / b - 1.0})
@@ -174,22 +168,24 @@ def _cheapest_record(gs, finetune_epochs, verbose, records) -> list[dict]:
     if any(rec["values"] == values for rec in records):
         return records
     t0 = time.perf_counter()
-    model = gs.space.model_from_values(values)
-    gs.supernet.export(model, raw)
-    epochs = gs.finetune_epochs if finetune_epochs is None else finetune_epochs
-    history = {}
-    if epochs and hasattr(gs, "_train"):
-        history = model.fit(gs._train, validation_data=gs._val, epochs=epochs, verbose=verbose).history
-    logs = {m: float(v[-1]) for m, v in history.items() if v}
-    if not logs:
-        logs = {**_evaluate(model, gs._train, ""), **_evaluate(model, gs._val, "val_")}
-    metrics = {**logs, **costs.evaluate(model, **gs.cost_options), "epochs_trained": float(epochs or 0),
-               "train_seconds": time.perf_counter() - t0}
+    _, model, history = gs.build_finetuned(raw, finetune_epochs, verbose)
+    metrics = _measured(gs, model, history, t0)
     for m in gs.budgets[0]:
         c = metrics.get(m, low)
         metrics.update({f"budget_{m}": c, f"argmax_{m}": c, f"argmax_vs_budget_{m}": 0.0})
     return [{"budget": {m: metrics[f"budget_{m}"] for m in gs.budgets[0]}, "values": values, "model": model,
              "metrics": metrics, "repair_log": []}] + records
+
+
+def _measured(gs, model, history: dict, t0: float) -> dict:
+    """A front model's metrics as a trial reports them: the last fine-tuning epoch's logs (without
+    fine-tuning, what a trial's last epoch would log), every cost, the epochs and the seconds since ``t0``."""
+    logs = {m: float(v[-1]) for m, v in history.items() if v}
+    if not logs:
+        logs = _evaluate(model, gs._train, "")
+        logs.update(_evaluate(model, gs._val, "val_"))
+    return {**logs, **costs.evaluate(model, **gs.cost_options),
+            "epochs_trained": float(len(next(iter(history.values()), []))), "train_seconds": time.perf_counter() - t0}
 
 
 def _evaluate(model, data, prefix: str) -> dict:

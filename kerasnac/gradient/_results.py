@@ -108,17 +108,23 @@ class GradientResults:
         self.repair_log = []
         if self.budget and repair:
             raw = self.repair(raw)
-        self.values = self.supernet.hp_values(raw)
-        model = self.space.model_from_values(self.values)
-        self.supernet.export(model, raw)
-        epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
-        self.finetune_history = {}
-        if epochs and hasattr(self, "_train"):
-            self.finetune_history = model.fit(self._train, validation_data=self._val, epochs=epochs,
-                                              verbose=verbose).history
+        self.values, model, self.finetune_history = self.build_finetuned(raw, finetune_epochs, verbose)
         self.model = model
         self.derived_costs = self.model_costs(model)
         return model
+
+    def build_finetuned(self, raw: dict, finetune_epochs: int | None = None, verbose: int = 0):
+        """``(hyperparameter values, model, fine-tuning history)`` of the one-hot choices ``raw``: the
+        model assembled with ``space.assemble``, the supernet's weights copied in, then fine-tuned on the
+        training split (``finetune_epochs``; ``None``: the search's own)."""
+        values = self.supernet.hp_values(raw)
+        model = self.space.model_from_values(values)
+        self.supernet.export(model, raw)
+        epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
+        history = {}
+        if epochs and hasattr(self, "_train"):
+            history = model.fit(self._train, validation_data=self._val, epochs=epochs, verbose=verbose).history
+        return values, model, history
 
     def derive_front(self, finetune_epochs: int | None = None, repair: bool = True, verbose: int = 0,
                      cheapest: bool = False) -> list:
