@@ -8,13 +8,15 @@ enough (the hls4ml-style MLP on jets at 3- to 8-bit weights: 0.73–0.77 accurac
 with 30,000 jets), the whole cheap end of the front depends on it (``docs/benchmarks.md``, 0d).
 
 :func:`cheapest_values` is a coordinate descent on the exact cost: from a start, it tries every
-value of one active hyperparameter at a time (every value of a Choice, Boolean or linear Int range of
-at most 64 values, the two ends of a longer or log-sampled Int and of a Float), keeps a change that lowers the cost, and sweeps until a sweep changes nothing.
-A hyperparameter that a change activates starts at its smallest value. Costs come from shapes-only
-model builds, so a descent costs 56–154 builds and 1.5–8 s on the shipped spaces
-(``python benchmarks/anchor_descent.py``, beside two benchmark processes on 2 cores). Written here because the space is hierarchical and conditional, and
-its cost a black box per architecture: no optimisation library takes keras-tuner's conditional
-hyperparameters.
+value of one active hyperparameter at a time (every value of a Choice, Boolean or linear Int range
+of at most 64 values, the two ends of a longer or log-sampled Int and of a Float), keeps a change
+that lowers the cost, and sweeps until a sweep changes nothing. A hyperparameter that a change
+activates starts at its smallest value. Costs come from shapes-only model builds, so a descent costs
+56–154 builds and 1.5–8 s on the shipped spaces (``python benchmarks/anchor_descent.py``, beside two
+benchmark processes on 2 cores). Written here because the space is hierarchical and conditional,
+and its cost a black box per architecture: no optimisation library takes keras-tuner's conditional
+hyperparameters. (The gradient search's ``_front.extreme_choices`` is the same descent over the
+supernet's one-hot choices, whose costs come from ``Supernet.expected_cost``, not from builds.)
 """
 
 from __future__ import annotations

@@ -70,9 +70,9 @@ class CostStratified:
         candidates: uniform draws per population slot whose costs are computed (``candidates x
             population_size`` model builds before the first trial; about 0.1 s each for a jets MLP).
         cost: the cost objective to spread over (``None``: the first objective that is an exact cost).
-        anchor: put the space's cheapest architecture (a descent on the exact cost from the cheapest
-            draw, :func:`kerasnac.evolution.anchor.cheapest_values`; tens of shapes-only builds) at
-            the cheap end of the spread, in place of the cheapest draw.
+        anchor: start the spread at the space's cheapest architecture (a descent on the exact cost
+            from the cheapest draw, :func:`kerasnac.evolution.anchor.cheapest_values`; 56–154
+            shapes-only builds on the shipped spaces) instead of at the cheapest draw.
     """
 
     def __init__(self, candidates: int = 4, cost: str | None = None, anchor: bool = True):
@@ -123,9 +123,7 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=
     name = getattr(strategy, "cost", None) or (names[0] if names else None)
     if name is None:
         return None
-    ok = [i for i, c in enumerate(costs)
-          if c and name in c and math.isfinite(c[name])
-          and all(con.violation(c[con.metric]) == 0 for con in constraints if con.metric in c)]
+    ok = [i for i, c in enumerate(costs) if _feasible(c, name, constraints)]
     if getattr(strategy, "anchor", False) and space is not None and ok:
         ok = _add_anchor(pool, costs, ok, name, space, exact_costs, constraints)
     if len(ok) < size:  # too few feasible candidates to choose from: fill with the others
@@ -133,6 +131,12 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=
     log_costs = np.array([math.log10(max(costs[i][name], 0.0) + 1.0) if costs[i] and name in costs[i] else 0.0
                           for i in ok])
     return [pool[ok[j]] for j in strategy.choose(log_costs, size)]
+
+
+def _feasible(c, name, constraints) -> bool:
+    """Whether exact costs ``c`` have a finite ``name`` and keep every cost constraint they can be checked on."""
+    return bool(c) and name in c and math.isfinite(c[name]) and \
+        all(con.violation(c[con.metric]) == 0 for con in constraints if con.metric in c)
 
 
 def _add_anchor(pool, costs, ok, name, space, exact_costs, constraints) -> list[int]:
@@ -150,7 +154,7 @@ def _add_anchor(pool, costs, ok, name, space, exact_costs, constraints) -> list[
     if not low < costs[start][name] or any(values_key(v) == key for v in pool):
         return ok
     c = exact_costs(values)  # cached by the oracle's cost function
-    if any(con.violation(c[con.metric]) > 0 for con in constraints if con.metric in c):
+    if not _feasible(c, name, constraints):
         return ok
     pool.append(values)
     costs.append(c)
