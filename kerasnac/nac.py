@@ -76,7 +76,8 @@ class KerasNAC(SearchResults):
         gradient: keyword arguments of ``GradientSearch`` for ``strategy="gradient"`` (e.g.
             ``{"cost": kn.costs.weighted(lut=1, dsp=2), "budget": {"lut": 40_000}, "epochs": 30}``).
             With ``"budgets"`` (e.g. ``{"budgets": 5}`` or ``{"budgets": {"bops": [3e4, 1e5, 3e5]}}``) one
-            supernet training gives a front, one model per budget, recorded as completed trials: the
+            supernet training gives a front, the space's cheapest architecture and one model per
+            budget (``GradientSearch.derive_front()``), recorded as completed trials: the
             trials table, ``pareto_front()``, ``plot_pareto()`` and the local stage then work as after an
             evolutionary search.
         screening: surrogate-assisted offspring selection (breed several children, compute their

@@ -381,8 +381,8 @@ def test_landing_triple_is_the_landing_triple_of_smallest_deficit_over_every_pai
     assert cut_missed > 0  # the likeliest pair alone is not enough: the walk over every pair matters
 
 
-def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
-    """``derive_front(cheapest=True)``: the first record is the space's cheapest architecture (checked by
+def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front, monkeypatch):
+    """``derive_front()`` (``cheapest=True``, the default): the first record is the space's cheapest architecture (checked by
     brute force over the tiny space's one-hot choices), built, exported from the supernet and measured
     like the others, with its own cost as its budget; the budgets' records follow unchanged."""
     import itertools
@@ -391,13 +391,17 @@ def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
 
     gs = front
     kept = gs.front
+    descents = []
+    real = _front._descent
+    monkeypatch.setattr(_front, "_descent", lambda *a: descents.append(a[1:]) or real(*a))
+    gs.__dict__.pop("_extremes", None)
     try:
         cs, sn = gs.choices, gs.supernet
         names = list(cs.choices)
         lowest = min(float(sn.expected_cost(cs.onehot(dict(zip(names, combo)))).numpy()[-1])
                      for combo in itertools.product(*(cs.choices[n].values for n in names)))
-        plain = [rec["values"] for rec in gs.derive_front(finetune_epochs=0, repair=False)]
-        recs = gs.derive_front(finetune_epochs=0, repair=False, cheapest=True)
+        plain = [rec["values"] for rec in gs.derive_front(finetune_epochs=0, repair=False, cheapest=False)]
+        recs = gs.derive_front(finetune_epochs=0, repair=False)  # the default adds it
         if recs[0]["values"] in plain:  # a budget already derived it: nothing is added
             assert len(recs) == len(plain)
         else:
@@ -411,6 +415,7 @@ def test_derive_front_can_put_the_space_s_cheapest_architecture_first(front):
         first = added[0]["metrics"]
         assert first["bops"] == pytest.approx(lowest) and first["epochs_trained"] == 0.0
         assert first["budget_bops"] == first["bops"] and first["argmax_vs_budget_bops"] == 0.0
+        assert len(descents) == 1  # the cheapest-cost descent ran once: later calls read it from the search
         x = tf.zeros([2, 16])
         assert "val_accuracy" in first and added[0]["model"].predict(x, verbose=0).shape == (2, 5)
     finally:

@@ -94,10 +94,20 @@ def _check_row(row: dict, where: str) -> dict:
 def extreme_choices(gs, index: int, sign: float = 1.0, sweeps: int = 4) -> tuple[dict, float]:
     """``({choice: value}, cost)`` of the cheapest (``sign=1``) or costliest (``-1``) architecture found
     by coordinate descent / ascent over one-hot choices on metric ``index`` of the prober (the space is
-    too large to enumerate).
+    too large to enumerate). The result is kept on ``gs`` (the supernet's cost tables do not change), so
+    ``auto_budgets`` and ``derive_front(cheapest=True)`` run the descent once.
 
     Written here because the costs are a sum over the supernet's relaxed layers, only reachable through
     ``Supernet.expected_cost``; no library search applies."""
+    cache = gs.__dict__.setdefault("_extremes", {})
+    key = (index, sign, sweeps)
+    if key not in cache:
+        cache[key] = _descent(gs, index, sign, sweeps)
+    values, best = cache[key]
+    return dict(values), best
+
+
+def _descent(gs, index: int, sign: float, sweeps: int) -> tuple[dict, float]:
     cs, sn = gs.choices, gs.supernet
 
     def cost(values):
@@ -131,16 +141,18 @@ def auto_budgets(gs, k: int, index: int) -> list[dict]:
     return [{gs.cost_name: float(b)} for b in np.geomspace(lo, hi, k + 2)[1:-1]]
 
 
-def derive_front(gs, finetune_epochs=None, repair=True, verbose=0, cheapest=False) -> list[dict]:
+def derive_front(gs, finetune_epochs=None, repair=True, verbose=0, cheapest=True) -> list[dict]:
     """Derive, fine-tune and measure one model per budget (cheapest budget first). Each record has
     ``budget``, ``values`` (hyperparameter values), ``model``, ``metrics`` (as a trial reports them:
     the last fine-tuning epoch's logs, every cost, ``epochs_trained``, ``train_seconds``, the budgets
     and the argmax costs before any repair) and ``repair_log``.
 
-    ``cheapest=True`` puts the space's cheapest architecture (:func:`extreme_choices` on the first
-    budgeted cost) first, fine-tuned from the supernet's weights like the others, with its own cost as
-    its budget: nothing undercuts it, so it is on the true front whatever its accuracy, and the
-    budgets (strictly inside the cost range) never reach it (``docs/benchmarks.md``, section 6)."""
+    ``cheapest=True`` (the default since session 18) puts the space's cheapest architecture
+    (:func:`extreme_choices` on the first budgeted cost) first, fine-tuned from the supernet's weights
+    like the others, with its own cost as its budget: nothing undercuts it, so it is on the true front
+    whatever its accuracy, and the budgets (strictly inside the cost range) never reach it
+    (``docs/benchmarks.md``, section 6). It adds nothing when a budget already derived it;
+    ``cheapest=False`` gives exactly one record per budget."""
     if not gs.budgets or not hasattr(gs, "bank"):
         raise ConfigError("derive_front() needs a search fitted with budgets=[...] (a front); call fit() first.")
     records = []

@@ -127,10 +127,10 @@ class GradientResults:
         return values, model, history
 
     def derive_front(self, finetune_epochs: int | None = None, repair: bool = True, verbose: int = 0,
-                     cheapest: bool = False) -> list:
-        """One derived, fine-tuned model per budget of a front (``budgets=``), cheapest budget first;
-        see :func:`kerasnac.gradient._front.derive_front`; ``repair=False`` keeps each budget's argmax;
-        ``cheapest=True`` adds the space's cheapest architecture in front of them."""
+                     cheapest: bool = True) -> list:
+        """One derived, fine-tuned model per budget of a front (``budgets=``), cheapest budget first,
+        after the space's cheapest architecture (``cheapest=False`` leaves it out); see
+        :func:`kerasnac.gradient._front.derive_front`; ``repair=False`` keeps each budget's argmax."""
         return _front.derive_front(self, finetune_epochs=finetune_epochs, repair=repair, verbose=verbose,
                                    cheapest=cheapest)
 
