@@ -71,3 +71,23 @@ def test_front_deficit_bands_add_up_to_the_hypervolume_gap_to_the_union():
         assert r[["Q1", "Q2", "Q3", "Q4", "above"]].sum() == pytest.approx(r.total)
         assert r.total == pytest.approx(union - sq.hv(g, sq.REF["jets"]), abs=2e-3 * union)
         assert r.total > 0 and min(r[["Q1", "Q2", "Q3", "Q4", "above"]]) >= 0
+
+
+def test_the_electron_photon_task_builds_its_space_on_its_data_inside_its_reference_box():
+    """``--task egamma`` (small_cnn on electron / photon showers): the models take the showers and give two
+    classes, and the fixed reference point lies beyond the space's dearest architecture."""
+    import math
+
+    from kerasnac import costs
+
+    sq = _search_quality()
+    space, objectives, metric, to_min, (xt, yt), (xv, yv) = sq.make_task("egamma", 200, 0, "toy")
+    assert (xt.shape[1:], yt.shape[1], metric, objectives[1]) == ((12, 12, 6), 2, "val_accuracy", "bops")
+    dearest = {"s0/conv/layers": 2, "s0/conv/filters_0": 16, "s0/conv/filters_1": 16, "s0/conv/pooling": "avg",
+               "s0/conv/q/w_bits": 16, "s0/conv/q/a_bits": 16, "s1/block": "conv", "s1/conv/filters_0": 32,
+               "s1/conv/pooling": "none", "s1/conv/q/w_bits": 16, "s1/conv/q/a_bits": 16, "s2/block": "mlp",
+               "s2/mlp/units_0": 32, "s2/mlp/q/w_bits": 16, "s2/mlp/q/a_bits": 16, "head/q/w_bits": 16}
+    model = space.model_from_values(space.complete_values(dearest))
+    assert model.predict(xv[:3], verbose=0).shape == (3, 2)
+    assert math.log10(costs.evaluate(model, ["bops"])["bops"]) < sq.REF["egamma"][1]
+    assert to_min(0.8) == -0.8 and -0.5 == sq.REF["egamma"][0]  # chance accuracy for two classes

@@ -53,3 +53,23 @@ def test_metrics_and_baseline():
     assert m["resolution"][0] > m["resolution"][-1]
     exact = ds.calorimeter_metrics(ys, ys, energy_scale=100.0)
     assert exact["mae"] == pytest.approx(0.0)
+
+
+def test_electron_photon_showers_are_balanced_shape_only_and_separable_by_depth():
+    """Half electrons, half photons, each shower normalised to its visible energy; a photon starts its
+    shower one X0 deeper, so an electron leaves a larger share of its energy in the first layer."""
+    (xt, yt), (xv, yv), (xs, ys) = ds.electron_photon_showers(400, seed=0)
+    assert xt.shape == (240, 12, 12, 6) and yt.shape == (240, 2) and len(xv) == len(xs) == 80
+    y = np.concatenate([yt, yv, ys])
+    assert y.sum(axis=0).tolist() == [200, 200] and set(np.unique(y)) == {0.0, 1.0}
+    np.testing.assert_allclose(xt.sum(axis=(1, 2, 3)), 1.0, rtol=1e-4)
+    first = xt[..., 0].sum(axis=(1, 2))
+    electron, photon = first[yt[:, 0] == 1], first[yt[:, 1] == 1]
+    assert electron.mean() > photon.mean() + 3 * np.hypot(electron.std() / len(electron) ** 0.5,
+                                                          photon.std() / len(photon) ** 0.5)
+    again = ds.electron_photon_showers(400, seed=0)[0][0]
+    np.testing.assert_array_equal(again, xt)
+    with pytest.raises(ValueError, match="particle"):
+        ds.electron_photon_showers(10, particle="photon")
+    with pytest.raises(ValueError, match="n >= 2"):
+        ds.electron_photon_showers(1)

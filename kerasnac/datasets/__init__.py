@@ -5,8 +5,8 @@
   :func:`load_hls4ml_h5` (Zenodo 3602260), and the fast :func:`toy_jets_hlf`.
 * Bragg peaks: :func:`bragg_peaks`, the metric :func:`bragg_metrics`, classical
   :func:`bragg_baseline`, loaders :func:`load_bragg_hdf5` and :func:`load_braggnn_frames`.
-* Calorimeter showers: :func:`calorimeter_showers`, :func:`calorimeter_metrics`,
-  :func:`calorimeter_baseline`.
+* Calorimeter showers: :func:`calorimeter_showers` (energy regression), :func:`calorimeter_metrics`,
+  :func:`calorimeter_baseline`; :func:`electron_photon_showers` (electron / photon identification).
 
 All ``*(...)`` dataset functions return ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``.
 """
@@ -14,7 +14,7 @@ All ``*(...)`` dataset functions return ``(x_train, y_train), (x_val, y_val), (x
 from ._bragg import (bragg_baseline, bragg_centroid, bragg_distance, bragg_fit_pseudo_voigt, bragg_metrics,
                      bragg_peaks, load_bragg_hdf5, load_braggnn_frames, make_bragg_peaks)
 from ._calorimeter import (calorimeter_baseline, calorimeter_metrics, calorimeter_showers,
-                           make_calorimeter_showers)
+                           electron_photon_showers, make_calorimeter_showers)
 from ._jet_substructure import hlf_features as jet_hlf_features
 from ._jet_substructure import soft_drop as jet_soft_drop
 from ._jets import CASE_STUDY_PATH as JETS_CASE_STUDY_PATH
@@ -32,4 +32,5 @@ __all__ = ["toy_jets_hlf", "split_and_scale", "JET_CLASSES", "JET_FEATURES",
            "load_openml_jets", "read_openml_jets", "load_hls4ml_h5", "read_hls4ml_h5",
            "bragg_peaks", "make_bragg_peaks", "bragg_distance", "bragg_metrics", "bragg_baseline",
            "bragg_fit_pseudo_voigt", "bragg_centroid", "load_bragg_hdf5", "load_braggnn_frames",
-           "calorimeter_showers", "make_calorimeter_showers", "calorimeter_metrics", "calorimeter_baseline"]
+           "calorimeter_showers", "make_calorimeter_showers", "calorimeter_metrics", "calorimeter_baseline",
+           "electron_photon_showers"]

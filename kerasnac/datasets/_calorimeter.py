@@ -129,6 +129,37 @@ def calorimeter_showers(n: int = 10_000, seed: int = 0, val_fraction: float = 0.
                         val_fraction, test_fraction, seed)
 
 
+def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                            **kwargs):
+    """Electron / photon identification from shower shapes, split for Keras:
+    ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``.
+
+    Half the showers are electrons, half photons (:func:`make_calorimeter_showers`, same energies
+    range and detector; a photon's shower maximum lies one X0 deeper). ``x`` (n, 12, 12, 6) is each
+    shower's cells divided by its total visible energy, so only the shape tells the two apart, not the
+    energy; ``y`` (n, 2) is one-hot in the order ``("electron", "photon")``. Keyword arguments go to
+    :func:`make_calorimeter_showers` (not ``particle``).
+
+    Example:
+        >>> (xt, yt), _, _ = electron_photon_showers(100, seed=0)
+        >>> xt.shape, yt.shape
+        ((60, 12, 12, 6), (60, 2))
+    """
+    if "particle" in kwargs:
+        raise ValueError("electron_photon_showers() makes both particles; drop the 'particle' argument.")
+    if n < 2:
+        raise ValueError(f"electron_photon_showers needs n >= 2 showers (one of each particle), got {n}.")
+    seeds = np.random.SeedSequence(seed).generate_state(2)
+    half = n // 2
+    xe, _ = make_calorimeter_showers(half, seed=int(seeds[0]), particle="electron", **kwargs)
+    xg, _ = make_calorimeter_showers(n - half, seed=int(seeds[1]), particle="photon", **kwargs)
+    x = np.concatenate([xe, xg]).astype(np.float64)
+    total = x.sum(axis=(1, 2, 3), keepdims=True)
+    x = x / np.where(total > 0, total, 1.0)
+    y = np.eye(2, dtype=np.float32)[np.r_[np.zeros(half, np.int64), np.ones(n - half, np.int64)]]
+    return split_arrays(x.astype(np.float32), y, val_fraction, test_fraction, seed)
+
+
 def calorimeter_metrics(y_true, y_pred, energy_scale: float | None = 100.0, bins=8) -> dict:
     """MAE (GeV) and the energy resolution in bins of the true energy.
 
