@@ -58,12 +58,13 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # screening with exact costs for every child (kerasnac_strat_e8's change, on long trials).
 # kerasnac_anchor: the default with the space's cheapest architecture in the first population
 # (CostStratified(anchor=True), KerasNAC's default since session 17); kerasnac_noanchor: the default before it.
+# kerasnac_struct2: the default with two structural anchors too (CostStratified(structural=2), session 18).
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
            "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_p6", "kerasnac_p20", "kerasnac_k0e4_c2x", "kerasnac_k0e8",
-           "kerasnac_anchor", "kerasnac_noanchor",
+           "kerasnac_anchor", "kerasnac_noanchor", "kerasnac_struct2",
            "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
@@ -96,6 +97,7 @@ def kerasnac_options(method, args):
             "kerasnac_k0e8": {"screening": dataclasses.replace(k0e4, exact=args.candidates), "initial": "stratified"},
             "kerasnac_anchor": {"initial": kn.evolution.CostStratified(anchor=True)},
             "kerasnac_noanchor": {"initial": kn.evolution.CostStratified(anchor=False)},
+            "kerasnac_struct2": {"initial": kn.evolution.CostStratified(anchor=True, structural=2)},
             "kerasnac_p6": {"population_size": 6},
             "kerasnac_p20": {"population_size": 20},
             "kerasnac_mf": {"screening": None, "fidelity": mf},

@@ -337,6 +337,36 @@ def test_the_stratified_first_population_holds_the_cheapest_architecture(tmp_pat
         CostStratified(4, anchor="yes")
 
 
+def test_structural_anchors_are_the_cheapest_architecture_of_each_other_structure(tmp_path):
+    """``structural_anchors``: for the other value of the test space's ``block`` choice (conv), the cheapest
+    conv architecture (brute force), found with ``block`` held although mlp is cheaper; with
+    ``CostStratified(structural=1)`` the first population holds it beside the space's cheapest one."""
+    import itertools
+
+    from kerasnac.evolution import CostStratified
+    from kerasnac.evolution.anchor import cheapest_values, structural, structural_anchors
+
+    space = make_space().space
+    assert [hp.name for hp in structural(space)] == ["block"]
+    f2 = lambda v: _corner_cost(v)["f2"]  # noqa: E731
+    start = {"act": "relu", "width": 128, "lr": 1e-3, "bn": True, "block": "mlp", "units": 64, "classes": 5}
+    anchor, _ = cheapest_values(space, f2, start)
+    ((conv, cost),) = structural_anchors(space, f2, anchor)
+    best = min(f2({"act": a, "width": w, "bn": b, "block": "conv", "kernel": k})
+               for a, w, b, k in itertools.product(["relu", "tanh", "sigmoid", "elu"], range(8, 257, 8),
+                                                   [False, True], (1, 3, 5, 7)))
+    assert conv["block"] == "conv" and cost == best == 8.0 ** 2 * 10 and "units" not in conv
+
+    pop = run(make_oracle(tmp_path, "s", exact_costs=_corner_cost, initial=CostStratified(4, structural=1)), 10)
+    plain = run(make_oracle(tmp_path, "a", exact_costs=_corner_cost, initial=CostStratified(4)), 10)
+    costs = sorted(f2(v) for v in pop)
+    assert costs[:2] == [8.0 ** 2 * 8, 8.0 ** 2 * 10] and 8.0 ** 2 * 10 not in [f2(v) for v in plain]
+    assert max(costs) == max(f2(v) for v in plain)  # the spread still ends at the dearest draw
+    assert len({tuple(sorted(v.items())) for v in pop}) == 10
+    with pytest.raises(ValueError, match="structural must be an integer"):
+        CostStratified(4, structural=-1)
+
+
 def test_a_plan_made_before_the_first_request_is_the_plan_the_first_draw_makes(tmp_path):
     """The gRPC chief plans while its workers start: same trials as planning at the first draw."""
     from kerasnac.evolution import CostStratified

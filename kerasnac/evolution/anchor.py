@@ -63,11 +63,13 @@ def complete(space, given: dict) -> dict:
                 else _smallest(hp))
 
 
-def cheapest_values(space, cost, start: dict, max_sweeps: int = 5, max_evals: int = 400) -> tuple[dict, float]:
+def cheapest_values(space, cost, start: dict, max_sweeps: int = 5, max_evals: int = 400,
+                    fixed: frozenset = frozenset()) -> tuple[dict, float]:
     """``(values, cost)`` of a local minimum of ``cost`` (``values -> float``; ``None`` or NaN for an
     architecture that cannot be built) reached from ``start`` by single-hyperparameter changes; on a
     very large space, the cheapest found within ``max_evals`` cost evaluations (56–154 on the shipped
-    spaces, so the cap only bounds the time of a space with hundreds of values)."""
+    spaces, so the cap only bounds the time of a space with hundreds of values). The hyperparameters
+    named in ``fixed`` keep their value from ``start``."""
     n = 0
 
     def c(values):
@@ -81,7 +83,7 @@ def cheapest_values(space, cost, start: dict, max_sweeps: int = 5, max_evals: in
     for _ in range(max_sweeps):
         improved = False
         for hp in space:
-            if hp.name not in best:  # inactive in the current best
+            if hp.name not in best or hp.name in fixed:  # inactive in the current best, or held
                 continue
             for v in _options(hp):
                 if n >= max_evals:
@@ -97,4 +99,40 @@ def cheapest_values(space, cost, start: dict, max_sweeps: int = 5, max_evals: in
     return best, best_cost
 
 
-__all__ = ["cheapest_values", "complete"]
+def structural(space) -> list:
+    """The hyperparameters that choose a structure: a stage's block (``.../block``), a block's depth
+    (``.../layers``, ``.../phi_layers``, ...) or a convolution's kernel size (``.../kernel_size``), by
+    the names :class:`kerasnac.SearchSpace` gives them."""
+    def chooses_structure(name):
+        last = name.rsplit("/", 1)[-1]
+        return last in ("block", "kernel_size") or last.endswith("layers")
+
+    return [hp for hp in space if chooses_structure(hp.name) and len(_options(hp)) > 1]
+
+
+def structural_anchors(space, cost, anchor: dict, max_evals: int = 400) -> list[tuple[dict, float]]:
+    """``[(values, cost)]``, cheapest first: for every other value of every structural hyperparameter
+    active in ``anchor`` (the space's cheapest architecture), the cheapest architecture with that
+    value, by :func:`cheapest_values` from ``anchor`` with that hyperparameter held. Each is the cheap
+    end of one structure (a second MLP layer, a stage that is not skipped), which a descent on cost
+    alone leaves; a few descents of ``max_evals`` evaluations at most each."""
+    out, seen = [], set()
+    for hp in structural(space):
+        if hp.name not in anchor:
+            continue
+        for v in _options(hp):
+            if v == anchor[hp.name]:
+                continue
+            def held(values, name=hp.name, v=v):  # a change of a parent that deactivates it does not count
+                return cost(values) if values.get(name) == v else None
+
+            values, c = cheapest_values(space, held, complete(space, {**anchor, hp.name: v}), max_evals=max_evals,
+                                        fixed=frozenset([hp.name]))
+            key = tuple(sorted(values.items(), key=lambda kv: kv[0]))
+            if math.isfinite(c) and key not in seen:
+                seen.add(key)
+                out.append((values, c))
+    return sorted(out, key=lambda vc: vc[1])
+
+
+__all__ = ["cheapest_values", "complete", "structural", "structural_anchors"]

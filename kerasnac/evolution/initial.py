@@ -73,30 +73,43 @@ class CostStratified:
         anchor: start the spread at the space's cheapest architecture (a descent on the exact cost
             from the cheapest draw, :func:`kerasnac.evolution.anchor.cheapest_values`; 56–154
             shapes-only builds on the shipped spaces) instead of at the cheapest draw.
+        structural: with ``anchor``, also put the ``structural`` cheapest of the cheapest architectures
+            per structure (another block of a stage, another depth of a block:
+            :func:`kerasnac.evolution.anchor.structural_anchors`) in the first population, each in
+            place of the spread's pick nearest to its cost (0, the default: none).
     """
 
-    def __init__(self, candidates: int = 4, cost: str | None = None, anchor: bool = True):
+    def __init__(self, candidates: int = 4, cost: str | None = None, anchor: bool = True, structural: int = 0):
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
             raise ValueError(f"CostStratified.candidates must be an integer >= 2, got {candidates!r}.")
         if not isinstance(anchor, bool):
             raise ValueError(f"CostStratified.anchor must be True or False, got {anchor!r}.")
-        self.candidates, self.cost, self.anchor = candidates, cost, anchor
+        if isinstance(structural, bool) or not isinstance(structural, int) or structural < 0:
+            raise ValueError(f"CostStratified.structural must be an integer >= 0 (architectures), got {structural!r}.")
+        self.candidates, self.cost, self.anchor, self.structural = candidates, cost, anchor, structural
 
-    def choose(self, log_costs: np.ndarray, size: int) -> list[int]:
-        """Greedy: for targets evenly spaced from the cheapest to the dearest, the nearest unused candidate."""
+    def choose(self, log_costs: np.ndarray, size: int, forced=()) -> list[int]:
+        """Greedy: for targets evenly spaced from the cheapest to the dearest, the nearest unused candidate.
+        Each of ``forced`` (indices, in order) first takes the free target nearest to its own cost."""
         order = np.argsort(log_costs, kind="stable")
         if len(order) <= size:
             return [int(i) for i in order]
         targets = np.linspace(log_costs[order[0]], log_costs[order[-1]], size)
         free = list(order)
-        picked = []
-        for t in targets:
-            j = min(range(len(free)), key=lambda k: (abs(log_costs[free[k]] - t), k))
-            picked.append(int(free.pop(j)))
+        picked = [None] * size
+        for f in list(forced)[:size]:
+            j = min((j for j in range(size) if picked[j] is None), key=lambda j: (abs(targets[j] - log_costs[f]), j))
+            picked[j] = int(f)
+            free.remove(f)
+        for i, t in enumerate(targets):
+            if picked[i] is None:
+                j = min(range(len(free)), key=lambda k: (abs(log_costs[free[k]] - t), k))
+                picked[i] = int(free.pop(j))
         return [picked[i] for i in spanning_order(len(picked))]
 
     def __repr__(self):
-        return f"CostStratified(candidates={self.candidates}, cost={self.cost!r}, anchor={self.anchor})"
+        return (f"CostStratified(candidates={self.candidates}, cost={self.cost!r}, anchor={self.anchor}"
+                + (f", structural={self.structural})" if self.structural else ")"))
 
 
 def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=None) -> list[dict] | None:
@@ -124,12 +137,17 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=
     if name is None:
         return None
     ok = [i for i, c in enumerate(costs) if _feasible(c, name, constraints)]
+    forced = []
     if getattr(strategy, "anchor", False) and space is not None and ok:
         ok = _add_anchor(pool, costs, ok, name, space, exact_costs, constraints)
+        if getattr(strategy, "structural", 0):
+            ok, forced = _add_structural(pool, costs, ok, name, space, exact_costs, constraints, strategy.structural)
     if len(ok) < size:  # too few feasible candidates to choose from: fill with the others
         ok += [i for i in range(len(pool)) if i not in ok][: size - len(ok)]
     log_costs = np.array([math.log10(max(costs[i][name], 0.0) + 1.0) if costs[i] and name in costs[i] else 0.0
                           for i in ok])
+    if forced:
+        return [pool[ok[j]] for j in strategy.choose(log_costs, size, forced=[ok.index(i) for i in forced])]
     return [pool[ok[j]] for j in strategy.choose(log_costs, size)]
 
 
@@ -159,3 +177,30 @@ def _add_anchor(pool, costs, ok, name, space, exact_costs, constraints) -> list[
     pool.append(values)
     costs.append(c)
     return ok + [len(pool) - 1]
+
+
+def _add_structural(pool, costs, ok, name, space, exact_costs, constraints, k) -> tuple[list[int], list[int]]:
+    """``(ok, forced)``: the cheapest architecture of ``ok`` (the anchor) and the ``k`` cheapest feasible
+    structural anchors from it, added to ``pool`` where new; ``forced`` their pool indices, anchor first."""
+    from .anchor import structural_anchors
+
+    def cost(values):
+        c = exact_costs(values)
+        return c.get(name) if c else None
+
+    anchor = min(ok, key=lambda i: costs[i][name])
+    forced, keys = [anchor], {values_key(v): i for i, v in enumerate(pool)}
+    for values, _ in structural_anchors(space, cost, pool[anchor]):
+        if len(forced) > k:
+            break
+        c = exact_costs(values)
+        if not _feasible(c, name, constraints):
+            continue
+        i = keys.get(values_key(values))
+        if i is None:
+            pool.append(values), costs.append(c)
+            i = keys[values_key(values)] = len(pool) - 1
+            ok = ok + [i]
+        if i not in forced:
+            forced.append(i)
+    return ok, forced
