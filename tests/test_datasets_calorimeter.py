@@ -62,7 +62,7 @@ def test_electron_photon_showers_are_balanced_shape_only_and_separable_by_depth(
     assert xt.shape == (240, 12, 12, 6) and yt.shape == (240, 2) and len(xv) == len(xs) == 80
     y = np.concatenate([yt, yv, ys])
     assert y.sum(axis=0).tolist() == [200, 200] and set(np.unique(y)) == {0.0, 1.0}
-    np.testing.assert_allclose(xt.sum(axis=(1, 2, 3)), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(xt.sum(axis=(1, 2, 3)), 100.0, rtol=1e-4)  # percent of the visible energy
     first = xt[..., 0].sum(axis=(1, 2))
     electron, photon = first[yt[:, 0] == 1], first[yt[:, 1] == 1]
     assert electron.mean() > photon.mean() + 3 * np.hypot(electron.std() / len(electron) ** 0.5,

@@ -136,8 +136,8 @@ def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float 
 
     Half the showers are electrons, half photons (:func:`make_calorimeter_showers`, same energies
     range and detector; a photon's shower maximum lies one X0 deeper). ``x`` (n, 12, 12, 6) is each
-    shower's cells divided by its total visible energy, so only the shape tells the two apart, not the
-    energy; ``y`` (n, 2) is one-hot in the order ``("electron", "photon")``. Keyword arguments go to
+    cell's share of its shower's total visible energy in percent (O(1) numbers for the network), so
+    only the shape tells the two apart, not the energy; ``y`` (n, 2) is one-hot in the order ``("electron", "photon")``. Keyword arguments go to
     :func:`make_calorimeter_showers` (not ``particle``).
 
     Example:
@@ -155,7 +155,7 @@ def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float 
     xg, _ = make_calorimeter_showers(n - half, seed=int(seeds[1]), particle="photon", **kwargs)
     x = np.concatenate([xe, xg]).astype(np.float64)
     total = x.sum(axis=(1, 2, 3), keepdims=True)
-    x = x / np.where(total > 0, total, 1.0)
+    x = 100.0 * x / np.where(total > 0, total, 1.0)
     y = np.eye(2, dtype=np.float32)[np.r_[np.zeros(half, np.int64), np.ones(n - half, np.int64)]]
     return split_arrays(x.astype(np.float32), y, val_fraction, test_fraction, seed)
 
