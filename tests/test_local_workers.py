@@ -100,14 +100,21 @@ def test_workers_is_a_run_config_key():
 
 def test_ctrl_c_stops_and_reaps_the_workers(tmp_path, xy):
     """A KeyboardInterrupt in the chief (the user's Ctrl-C) terminates and reaps every worker."""
-    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=4, workers=2, directory=str(tmp_path),
+    # 40 trials: the search must still be running when both workers are up (4 could end first on an idle machine)
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=40, workers=2, directory=str(tmp_path),
                       verbose=0, baselines=False)
     seen = []
+
+    def cmdline(p):  # a child can end between children() and cmdline(): that must not end this thread
+        try:
+            return " ".join(p.cmdline())
+        except psutil.Error:
+            return ""
 
     def interrupt():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(seen) < 2:
-            seen[:] = [p.pid for p in children() if "kerasnac._worker" in " ".join(p.cmdline())]
+            seen[:] = [p.pid for p in children() if "kerasnac._worker" in cmdline(p)]
             time.sleep(0.1)
         import _thread
 
