@@ -6,9 +6,9 @@ marked slow; the refusals of what cannot cross a process boundary run before any
 
 import json
 import os
+import signal
 import threading
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -101,8 +101,8 @@ def test_workers_is_a_run_config_key():
 
 def test_ctrl_c_stops_and_reaps_the_workers(tmp_path, xy):
     """A KeyboardInterrupt in the chief (the user's Ctrl-C) terminates and reaps every worker."""
-    # 400 trials: the search must still be running at the (second) Ctrl-C; it stops at the first one it sees
-    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=400, workers=2, directory=str(tmp_path),
+    # 40 trials: the search is still running when both workers are up (it stops at the Ctrl-C)
+    nac = kn.KerasNAC(small_space(), ["val_accuracy", "bops"], max_trials=40, workers=2, directory=str(tmp_path),
                       verbose=0, baselines=False)
     seen = []
 
@@ -112,35 +112,30 @@ def test_ctrl_c_stops_and_reaps_the_workers(tmp_path, xy):
         except psutil.Error:
             return ""
 
-    caught, sent = threading.Event(), []
-
     def interrupt():
-        import _thread
-
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(seen) < 2:
             seen[:] = [p.pid for p in children() if "kerasnac._worker" in cmdline(p)]
             time.sleep(0.1)
-        # Ctrl-C again if the first one went unanswered: in two fresh-clone suite runs of session 18 a single
-        # interrupt_main() (a simulated signal) never surfaced, which no run of this test alone reproduced;
-        # the second press comes after the chief's clean-up time, so it cannot cut that short
-        while not caught.is_set() and time.monotonic() < deadline:
-            sent.append(time.monotonic())
-            _thread.interrupt_main()
-            caught.wait(15.0)
+        import _thread
 
+        _thread.interrupt_main()
+
+    # A user's Ctrl-C reaches Python's own SIGINT handler. A suite started in the background by a
+    # non-interactive shell (`bash .ci/run &`) inherits SIGINT ignored, Python then keeps it ignored, and
+    # interrupt_main() does nothing: so the test installs the handler a terminal or a notebook has.
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     t = threading.Thread(target=interrupt, daemon=True)
     t.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             nac.search(*xy, epochs=1, batch_size=64)
     finally:
-        caught.set()
+        signal.signal(signal.SIGINT, before)
     t.join()
     assert len(seen) == 2
     assert_gone(seen)
-    if len(sent) > 1:
-        warnings.warn(f"the chief needed {len(sent)} Ctrl-C to stop (see the comment in this test)")
 
 
 # ---------------------------------------------------------------------------------- end to end
