@@ -137,8 +137,9 @@ def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float 
     Half the showers are electrons, half photons (:func:`make_calorimeter_showers`, same energies
     range and detector; a photon's shower maximum lies one X0 deeper). ``x`` (n, 12, 12, 6) is each
     cell's share of its shower's total visible energy in percent (O(1) numbers for the network), so
-    only the shape tells the two apart, not the energy; ``y`` (n, 2) is one-hot in the order ``("electron", "photon")``. Keyword arguments go to
-    :func:`make_calorimeter_showers` (not ``particle``).
+    only the shape tells the two apart, not the energy; ``y`` (n, 2) is one-hot in the order
+    ``("electron", "photon")``. Keyword arguments go to :func:`make_calorimeter_showers` (not
+    ``particle``).
 
     Example:
         >>> (xt, yt), _, _ = electron_photon_showers(100, seed=0)

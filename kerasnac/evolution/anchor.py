@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 from kerasnac._keras import kt
+from kerasnac.screening import values_key
 
 from ._values import is_valid, walk
 
@@ -128,7 +129,7 @@ def structural_anchors(space, cost, anchor: dict, max_evals: int = 400) -> list[
 
             values, c = cheapest_values(space, held, complete(space, {**anchor, hp.name: v}), max_evals=max_evals,
                                         fixed=frozenset([hp.name]))
-            key = tuple(sorted(values.items(), key=lambda kv: kv[0]))
+            key = values_key(values)
             if math.isfinite(c) and key not in seen:
                 seen.add(key)
                 out.append((values, c))

@@ -146,7 +146,7 @@ def plan(strategy, size: int, draw, exact_costs, objectives, constraints, space=
         ok += [i for i in range(len(pool)) if i not in ok][: size - len(ok)]
     log_costs = np.array([math.log10(max(costs[i][name], 0.0) + 1.0) if costs[i] and name in costs[i] else 0.0
                           for i in ok])
-    if forced:
+    if forced:  # only a strategy with structural anchors gets forced picks; others keep choose(log_costs, size)
         return [pool[ok[j]] for j in strategy.choose(log_costs, size, forced=[ok.index(i) for i in forced])]
     return [pool[ok[j]] for j in strategy.choose(log_costs, size)]
 
@@ -198,7 +198,8 @@ def _add_structural(pool, costs, ok, name, space, exact_costs, constraints, k) -
             continue
         i = keys.get(values_key(values))
         if i is None:
-            pool.append(values), costs.append(c)
+            pool.append(values)
+            costs.append(c)
             i = keys[values_key(values)] = len(pool) - 1
             ok = ok + [i]
         if i not in forced:

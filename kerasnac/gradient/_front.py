@@ -15,9 +15,9 @@ front is one supernet training (every batch still runs one weight step and one a
 plus one short fine-tuning per model, instead of one supernet training per point of a λ sweep.
 
 Afterwards :func:`derive_front` derives and fine-tunes the space's cheapest architecture and one
-model per budget, and :func:`front_dataframe` / :func:`plot_front` show them with the evolutionary search's own table
-(``kerasnac.results.trials_dataframe``: the same columns as ``KerasNAC.trials_dataframe()``) and
-figure (``kerasnac.results.plot_pareto``). ``KerasNAC(strategy="gradient", gradient={"budgets": ...})``
+model per budget, and :func:`front_dataframe` / :func:`plot_front` show them with the evolutionary
+search's own table (``kerasnac.results.trials_dataframe``: the same columns as
+``KerasNAC.trials_dataframe()``) and figure (``kerasnac.results.plot_pareto``). ``KerasNAC(strategy="gradient", gradient={"budgets": ...})``
 records the models as completed trials of its oracle, so ``pareto_front()``, ``plot_pareto()``,
 ``results_summary()``, ``trials.csv`` and the local stage see them as they see trials.
 """

@@ -136,7 +136,8 @@ class GradientResults:
 
     def front_dataframe(self, objectives=None) -> pd.DataFrame:
         """The derived front as the evolutionary search's ``trials_dataframe()`` (same columns), one row
-        per front model (the space's cheapest architecture, then one per budget), plus ``budget``, the argmax cost before any repair and its error."""
+        per front model (the space's cheapest architecture, then one per budget), plus ``budget``, the
+        argmax cost before any repair and its error."""
         return _front.front_dataframe(self, objectives)
 
     def plot_front(self, objectives=None, path: str | None = None):
