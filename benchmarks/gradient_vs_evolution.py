@@ -2,7 +2,7 @@
 
     python benchmarks/gradient_vs_evolution.py [--task jets|calorimeter] [--cost bops] [--samples 4000]
         [--methods front sweep] [--front 5 | --budgets 2e4 1e5 ...] [--front-epochs 16]
-        [--lams 0.03 0.1 0.3 1] [--epochs 12] [--finetune 3] [--trial-epochs 5] [--no-front-cheapest]
+        [--lams 0.03 0.1 0.3 1] [--epochs 12] [--finetune N] [--trial-epochs 5] [--no-front-cheapest]
 
 Two gradient methods, run one after the other in this invocation:
 
@@ -153,7 +153,9 @@ def main(argv=None):
     p.add_argument("--front-epochs", type=int, default=16, help="supernet epochs of the front's one training")
     p.add_argument("--lams", type=float, nargs="+", default=[0.03, 0.1, 0.3, 1.0])
     p.add_argument("--epochs", type=int, default=12, help="supernet epochs of each search of the sweep")
-    p.add_argument("--finetune", type=int, default=3)
+    p.add_argument("--finetune", type=int, default=None,
+                   help="fine-tuning epochs of each derived model (default: GradientSearch's, about 200 steps "
+                        "within 3-10 epochs: 10 at the default 4,000 samples; 3 before session 19)")
     p.add_argument("--front-cheapest", action=argparse.BooleanOptionalAction, default=True,
                    help="derive_front(cheapest=...): the space's cheapest architecture joins the front (the "
                         "default since session 18; --no-front-cheapest gives one model per budget only)")

@@ -158,11 +158,31 @@ def test_settle_phase_steps_an_unlanded_budget_into_the_band_with_the_search_s_o
     ({"budget_settle": -1}, "budget_settle"),
     ({"budget_settle": 2.5}, "budget_settle"),
     ({"budget_feedback": "expected", "budget_steering": "band"}, "budget_feedback='argmax'"),
+    ({"finetune_epochs": -1}, "finetune_epochs"),
+    ({"finetune_epochs": 2.5}, "finetune_epochs"),
 ])
 def test_bad_budgets_raise_before_training(kwargs, message):
     kwargs = {"cost": "bops", **kwargs}
     with pytest.raises(ValueError, match=message):
         GradientSearch(tiny_space(), verbose=0, **kwargs)
+
+
+def test_default_fine_tuning_takes_about_200_steps_within_3_to_10_epochs(data):
+    """``finetune_epochs=None``: epochs enough for about 200 optimizer steps, at least 3 and at most 10;
+    the default derive() trains that many."""
+    from kerasnac.gradient import _front
+
+    def batched(n, batch=128):
+        return tf.data.Dataset.from_tensor_slices(tf.zeros([n, 2])).batch(batch)
+
+    assert [_front.finetune_epochs_for(batched(n)) for n in (300, 2_400, 3_840, 30_000, 660_000)] == [10, 10, 7, 3, 3]
+    assert _front.finetune_epochs_for(batched(10).repeat()) == 3  # unknown size
+    keras.utils.set_random_seed(0)
+    gs = GradientSearch(tiny_space(), cost="bops", epochs=2, warmup_epochs=1, batch_size=64, verbose=0, seed=0)
+    gs.fit(*data[0], validation_data=data[1])
+    gs.derive()
+    steps = int(gs._train.cardinality())
+    assert len(gs.finetune_history["loss"]) == min(10, max(3, -(-200 // steps)))
 
 
 def test_bad_budgets_in_kerasnac_raise_before_training(data, tmp_path):
@@ -241,6 +261,31 @@ def test_two_move_lookahead_scores_a_change_by_the_best_change_that_can_follow_i
     assert float(two[1]) < float(one[1]) < 0
     with pytest.raises(ValueError, match="lookahead"):
         DualAscent({"bops": 1.0}, lookahead=4)
+
+
+def test_a_waypoint_within_the_tolerance_counts_as_landed_and_the_boost_speeds_the_integral():
+    """The settle phase's misses (calorimeter, +10.9%, a landing triple at -8.7%): scored by its distance
+    to the inner half band, the waypoint removed only a quarter of the argmax's distance; a waypoint
+    within the full tolerance now removes all of it. The boost multiplies the integral gain."""
+    import math
+
+    from kerasnac.gradient import DualAscent
+
+    ctl = DualAscent({"bops": 100.0})
+    ctl.update(tf.constant([110.9]))
+    mu = ctl.values()["bops"]
+    d = math.log(1.109) - 0.5 * math.log(1.1)  # the argmax's distance to the inner half band
+    assert float(ctl.toward(tf.constant([110.9]), tf.constant([91.3]))) == pytest.approx(-mu * d, rel=1e-4)
+    # outside the tolerance a waypoint is still scored by its own distance
+    far = math.log(1 / 0.85) - 0.5 * math.log(1.1)
+    assert float(ctl.toward(tf.constant([110.9]), tf.constant([85.0]))) == pytest.approx(mu * (far - d), rel=1e-4)
+    steps = {}
+    for boost in (1.0, 4.0):
+        c = DualAscent({"bops": 100.0})
+        c.boost.assign(boost)
+        c.update(tf.constant([110.9]))
+        steps[boost] = float(c.integral[0, 0])
+    assert steps[4.0] == pytest.approx(4 * steps[1.0]) and steps[1.0] == pytest.approx(0.1 * math.log(1.109), rel=1e-4)
 
 
 @pytest.mark.parametrize("make", [tiny_space, conv_space])
@@ -335,6 +380,7 @@ def test_settle_phase_lands_a_budget_that_takes_three_changes_with_the_three_mov
         if lookahead == 3:
             assert source == "argmax" and not gs._misses_budget(values), values
             assert float(gs.waypoint_mask.numpy().sum()) == 0  # cleared once the budget is settled
+        assert float(gs.controller.boost.numpy()) == 1.0  # the settle phase's ramp is undone
     assert logs[2] == [{"budget": 0, "steps": 100, "landed": False, "waypoints": 0}]
     assert logs[3][0]["landed"] and logs[3][0]["steps"] < 100 and logs[3][0]["waypoints"] >= 1, logs[3]
 

@@ -121,6 +121,8 @@ class GradientResults:
         model = self.space.model_from_values(values)
         self.supernet.export(model, raw)
         epochs = self.finetune_epochs if finetune_epochs is None else finetune_epochs
+        if epochs is None and hasattr(self, "_train"):
+            epochs = _front.finetune_epochs_for(self._train)
         history = {}
         if epochs and hasattr(self, "_train"):
             history = model.fit(self._train, validation_data=self._val, epochs=epochs, verbose=verbose).history
