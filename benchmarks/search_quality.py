@@ -59,12 +59,14 @@ REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calor
 # kerasnac_anchor: the default with the space's cheapest architecture in the first population
 # (CostStratified(anchor=True), KerasNAC's default since session 17); kerasnac_noanchor: the default before it.
 # kerasnac_struct2: the default with two structural anchors too (CostStratified(structural=2), session 18).
+# kerasnac_acc5: the default with every 5th offspring chosen for its predicted metric alone
+# (Screening(accurate_every=5), session 19): more trials at the accurate end.
 # kerasnac_strat is the default before session 12 (kappa=1, exact=2 for every budget); kerasnac_default
 # now takes kappa=0, exact=4 from 12,000 training samples x epochs per trial (Screening.for_budget).
 METHODS = ("kerasnac_default", "kerasnac", "kerasnac_screen", "kerasnac_strat", "kerasnac_k0e4", "kerasnac_strat_k0e4",
            "kerasnac_strat_q50", "kerasnac_k0e4_q50", "kerasnac_ordinal", "kerasnac_c3x", "kerasnac_smooth",
            "kerasnac_trust", "kerasnac_strat_e8", "kerasnac_p6", "kerasnac_p20", "kerasnac_k0e4_c2x", "kerasnac_k0e8",
-           "kerasnac_anchor", "kerasnac_noanchor", "kerasnac_struct2",
+           "kerasnac_anchor", "kerasnac_noanchor", "kerasnac_struct2", "kerasnac_acc5",
            "kerasnac_mf", "kerasnac_full", "random", "optuna")
 
 
@@ -98,6 +100,7 @@ def kerasnac_options(method, args):
             "kerasnac_anchor": {"initial": kn.evolution.CostStratified(anchor=True)},
             "kerasnac_noanchor": {"initial": kn.evolution.CostStratified(anchor=False)},
             "kerasnac_struct2": {"initial": kn.evolution.CostStratified(anchor=True, structural=2)},
+            "kerasnac_acc5": {"screening": kn.Screening(candidates=args.candidates, accurate_every=5)},
             "kerasnac_p6": {"population_size": 6},
             "kerasnac_p20": {"population_size": 20},
             "kerasnac_mf": {"screening": None, "fidelity": mf},

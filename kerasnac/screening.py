@@ -94,6 +94,11 @@ class Screening:
             and ``exact=max(exact, 4)``, the setting that won on the low-noise tasks of
             ``docs/benchmarks.md`` and lost on the noisy ones. The R² says which a search is in:
             how far a trial's metric follows from its architecture rather than from its seed.
+        accurate_every: ``None`` (default) or ``k``: every ``k``-th offspring is chosen for its
+            optimistic predicted *metric* alone, cost ignored (the most accurate-looking child), not
+            for the hypervolume it adds. On short trials the accurate end of a front is a lottery
+            of training seeds, and the hypervolume gain sends most trials to the cheap end
+            (``docs/benchmarks.md``, "Tried and not kept").
     """
 
     candidates: int = 8
@@ -105,11 +110,13 @@ class Screening:
     smooth: float = 0.0
     trust_r2: float | None = None
     long_trials: float = 12_000
+    accurate_every: int | None = None
 
     # Fields added after searches were first stored with these options: a run's fingerprint leaves
     # them out while they hold the value that gives the earlier behaviour, so those searches resume.
     # (A fingerprint records the options after for_budget(), so kappa and exact are always numbers there.)
-    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0, "trust_r2": None, "long_trials": 12_000}
+    FINGERPRINT_OPTIONAL = {"quality": None, "smooth": 0.0, "trust_r2": None, "long_trials": 12_000,
+                            "accurate_every": None}
     #: kappa and exact left unset, for short trials and for trials of at least ``long_trials``
     SHORT = {"kappa": 1.0, "exact": 2}
     LONG = {"kappa": 0.0, "exact": 4}
@@ -138,6 +145,9 @@ class Screening:
         if self.trust_r2 is not None and (isinstance(self.trust_r2, bool) or not isinstance(self.trust_r2, (int, float))
                                           or not -1 <= self.trust_r2 <= 1):
             raise ValueError(f"Screening.trust_r2 must be an R² in [-1, 1] or None, got {self.trust_r2!r}.")
+        if self.accurate_every is not None and (isinstance(self.accurate_every, bool)
+                                                or not isinstance(self.accurate_every, int) or self.accurate_every < 1):
+            raise ValueError(f"Screening.accurate_every must be an integer >= 1 or None, got {self.accurate_every!r}.")
 
     def for_budget(self, sample_epochs: float | None, started: dict | None = None) -> Screening:
         """These options with ``kappa`` and ``exact`` filled in where they are unset, for trials that
@@ -365,7 +375,8 @@ def surrogate_r2(screening: Screening, history, objectives, cost_fn, encoder: En
 
 
 def choose(screening: Screening, children: list[dict], history: list[tuple[dict, list[float], dict]],
-           objectives: list[tuple[str, str]], cost_fn, constraints, encoder: Encoder, seed: int) -> int:
+           objectives: list[tuple[str, str]], cost_fn, constraints, encoder: Encoder, seed: int,
+           accurate: bool = False) -> int:
     """Index of the child to train, in two stages.
 
     1. Every child is scored from the surrogate alone (all objectives predicted from the
@@ -383,6 +394,8 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
         cost_fn: ``values -> {metric: value}`` exact costs (``None``: surrogate only).
         constraints: :class:`~kerasnac.Constraint` objects; those on a cost are checked exactly.
         seed: seeds the trees.
+        accurate: score the children by their optimistic predicted trained metric(s) alone
+            (``Screening.accurate_every``), not by the hypervolume they add.
     """
     screening = screening.for_budget(None)  # a no-op on the options pick() and KerasNAC pass
     if len(children) <= 1 or len(history) < max(2, screening.min_trials or 2):
@@ -402,13 +415,19 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
     Xc = np.array([encoder(c) for c in children])
     n_est, kappa = screening.n_estimators, screening.kappa
     quality = _quality_columns(screening.quality, names, cost_fn, children)
+    trained = [j for j, n in enumerate(names) if n not in _exact_names(cost_fn, children)] or [0]
+
+    def score(points):
+        if accurate:  # the most accurate-looking child (minimised objectives): cost is ignored
+            return np.c_[-points[:, trained].sum(1), np.zeros(len(points))]
+        return _gain(points, Ys, quality)
 
     # Stage 1: surrogate only.
     optimistic = np.empty((len(children), len(names)))
     for j in range(len(names)):
         mean, std = _predict(X, Ys[:, j], Xc, n_est, seed + j)
         optimistic[:, j] = mean - kappa * std
-    order = _best(_gain(optimistic, Ys, quality), np.ones(len(children), dtype=bool))
+    order = _best(score(optimistic), np.ones(len(children), dtype=bool))
     if cost_fn is None:
         return int(order[0])
 
@@ -436,11 +455,11 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
         else:
             mean, std = _predict(X2, Ys[:, j], Xc2, n_est, seed + 100 + j)
             points[:, j] = mean - kappa * std
-    return top[int(_best(_gain(points, Ys, quality), feasible)[0])]
+    return top[int(_best(score(points), feasible)[0])]
 
 
 def pick(screening: Screening, children, history, objectives, cost_fn, constraints, encoder: Encoder, seed: int,
-         population_size: int) -> int:
+         population_size: int, accurate: bool = False) -> int:
     """:func:`choose` as the oracle calls it: ``min_trials`` defaults to the population size, and a
     failure of the surrogate is logged and the first child trained (screening is an optimisation:
     it never stops the search)."""
@@ -449,7 +468,7 @@ def pick(screening: Screening, children, history, objectives, cost_fn, constrain
         if opts.trust_r2 is not None and len(children) > 1 and len(history) >= opts.min_trials:
             if surrogate_r2(opts, history, objectives, cost_fn, encoder, seed + 7) >= opts.trust_r2:
                 opts = dataclasses.replace(opts, kappa=0.0, exact=max(opts.exact, 4))
-        return choose(opts, children, history, objectives, cost_fn, constraints, encoder, seed=seed)
+        return choose(opts, children, history, objectives, cost_fn, constraints, encoder, seed=seed, accurate=accurate)
     except Exception as e:  # noqa: BLE001
         logger.warning("Screening failed (%s: %s); training the first child.", type(e).__name__, e)
         return 0

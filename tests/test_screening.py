@@ -22,7 +22,8 @@ def exact_f1(values):
                                     {"smooth": 1.0}, {"smooth": -0.1}, {"smooth": True},
                                     {"trust_r2": 2.0}, {"trust_r2": True}, {"trust_r2": "high"},
                                     {"kappa": True}, {"long_trials": 0}, {"long_trials": True},
-                                    {"long_trials": "long"}])
+                                    {"long_trials": "long"}, {"accurate_every": 0}, {"accurate_every": True},
+                                    {"accurate_every": 2.5}])
 def test_bad_options_are_rejected(kwargs):
     with pytest.raises(ValueError, match="Screening"):
         kn.Screening(**kwargs)
@@ -75,6 +76,42 @@ def test_choose_prefers_the_child_that_extends_the_front():
     budget = [Constraint.parse("bops <= 150")]
     pick = scr.choose(kn.Screening(exact=3, kappa=0.0), children, hist, objectives, cost, budget, enc, seed=0)
     assert children[pick]["w"] == 1
+
+
+def test_accurate_choice_takes_the_most_accurate_looking_child_whatever_its_cost():
+    hp = kt.HyperParameters()
+    hp.Int("w", 1, 64)
+    enc = scr.Encoder(hp.space)
+    # accuracy rises with width up to 8, then falls; BOPs grow with width
+    hist = _history([(w, 1 - abs(np.log2(w) - 3) / 10, 100 * w) for w in (1, 2, 4, 8, 16, 32, 64)])
+    children = [{"w": 3}, {"w": 9}, {"w": 60}]
+    objectives = [("acc", "max"), ("bops", "min")]
+    cost = scr.CostCache(lambda v: {"bops": 100 * v["w"], "params": 100 * v["w"]})
+    opts = kn.Screening(exact=3, kappa=0.0)
+    assert children[scr.choose(opts, children, hist, objectives, cost, [], enc, seed=0)]["w"] == 3  # gain: cheap end
+    assert children[scr.choose(opts, children, hist, objectives, cost, [], enc, seed=0, accurate=True)]["w"] == 9
+    # a cost constraint still holds for the accurate choice
+    budget = [Constraint.parse("bops <= 500")]
+    assert children[scr.choose(opts, children, hist, objectives, cost, budget, enc, seed=0, accurate=True)]["w"] == 3
+
+
+def test_accurate_every_k_changes_only_every_kth_offspring(tmp_path, monkeypatch):
+    """``Screening(accurate_every=k)``: the oracle asks for the accurate choice on offspring k, 2k, ..."""
+    seen = []
+    real = scr.pick
+
+    def spy(*args, accurate=False, **kwargs):
+        seen.append(accurate)
+        return real(*args, accurate=accurate, **kwargs)
+
+    monkeypatch.setattr(scr, "pick", spy)
+    oracle = make_oracle(tmp_path, max_trials=22, population_size=6, seed=0,
+                         screening=kn.Screening(accurate_every=3), cost_fn=exact_f1)
+    first = run(oracle, 22)
+    assert len(seen) == 16 and [i + 1 for i, a in enumerate(seen) if a] == [3, 6, 9, 12, 15]
+    plain = run(make_oracle(tmp_path, "plain", max_trials=22, population_size=6, seed=0,
+                            screening=kn.Screening(), cost_fn=exact_f1), 22)
+    assert first[:8] == plain[:8] and first != plain  # the same until the third offspring
 
 
 def test_gain_counts_only_children_better_than_the_quality_quantile():

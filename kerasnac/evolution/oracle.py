@@ -452,7 +452,9 @@ class ParetoOracle(RobustOracle):
         ids, _, _, viol, _ = self._rank()
         history = self._history([t for t, v in zip(ids, viol) if v == 0])
         seed = int(self._rng(n_created, _STREAM_SCREEN, 0).integers(2**31))
+        every = self.screening.accurate_every
         return _screening.pick(self.screening, children, history, self._objectives, self.exact_costs,
-                               self.constraints, self._encoder, seed, self.population_size)
+                               self.constraints, self._encoder, seed, self.population_size,
+                               accurate=bool(every) and self._n_offspring % every == 0)
 
 __all__ = ["ParetoOracle", "Constraint", "ConsecutiveFailuresError"]
