@@ -12,7 +12,8 @@ to the logits): the logits are a few dozen numbers per budget, each row has its 
 cost and controller, and the derived architecture of one budget can differ from its neighbours in
 any choice (bits here, depth there) without a conditioning model having to learn that. The cost of a
 front is one supernet training (every batch still runs one weight step and one architecture step)
-plus one short fine-tuning per model (:func:`finetune_epochs_for`), instead of one supernet training per point of a λ sweep.
+plus one short fine-tuning per model (:func:`finetune_epochs_for`), instead of one supernet training
+per point of a λ sweep.
 
 Afterwards :func:`derive_front` derives and fine-tunes the space's cheapest architecture and one
 model per budget, and :func:`front_dataframe` / :func:`plot_front` show them with the evolutionary
