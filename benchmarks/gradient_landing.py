@@ -13,8 +13,8 @@ conv space of ``gradient_vs_evolution.py`` (``--task jets``: its jets_mlp task),
 * the argmax costs the search visited (one per epoch, as multiples of the budget): the *levels*
   the controller could choose from;
 * for a miss, the single-choice changes of what it delivers that would land within the tolerance,
-  with their logit deficit (how far the alternative's logit is behind the chosen one's), and the *hinge*: the
-  near-tied choice (deficit < 0.05) whose change multiplies the cost the most (1.5x or more).
+  with their logit deficit (how far the alternative's logit is behind the chosen one's), and the
+  *hinge*: the near-tied choice (deficit < 0.05) whose change multiplies the cost the most (1.5x or more).
   When no single change lands, the landing pair of changes with the smallest summed logit deficit
   (exact pair costs), or that none exists.
 
@@ -34,7 +34,6 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 
 
 def exact(gs, values) -> float:
@@ -61,8 +60,8 @@ def flips(gs, k, values):
 
 
 def best_pair(gs, k, values):
-    """The two-choice change of ``values`` that lands within the tolerance with the smallest summed logit deficit,
-    from the exact pair costs (``Supernet.pair_costs``): ``(change, change, error, deficit)`` or None."""
+    """The two-choice change of ``values`` that lands within the tolerance with the smallest summed logit
+    deficit, from the exact pair costs (``Supernet.pair_costs``): ``(change, change, error, deficit)`` or None."""
     cs = gs.choices.choices
     pairs = gs.supernet.pair_costs(gs.choices.onehot(values), 1).numpy()[..., -1]
     flat = [(n, v, float(gs.bank[n][k].numpy()[c.values.index(values[n])] - gs.bank[n][k].numpy()[j]))
@@ -70,7 +69,8 @@ def best_pair(gs, k, values):
     b, best = gs.budgets[k]["bops"], None
     for r, (nr, vr, dr) in enumerate(flat):
         for s, (ns, vs, ds) in enumerate(flat):
-            if r < s and nr != ns and vr != values[nr] and vs != values[ns] and abs(pairs[r, s] / b - 1) <= gs.budget_tolerance:
+            if (r < s and nr != ns and vr != values[nr] and vs != values[ns]
+                    and abs(pairs[r, s] / b - 1) <= gs.budget_tolerance):
                 if best is None or dr + ds < best[3]:
                     best = (f"{nr}: {values[nr]} -> {vr}", f"{ns}: {values[ns]} -> {vs}", pairs[r, s] / b - 1, dr + ds)
     return best
@@ -152,7 +152,7 @@ def main(argv=None):
                                     verbose=0, **kw)
             one.fit(*train, validation_data=val)
             report(one, 0, "single")
-    print(f"front budgets delivered within ±{kw.get('budget_tolerance', 0.1):.0%} before repair: {hits}/{total} "
+    print(f"front budgets delivered within ±{gs.budget_tolerance:.0%} before repair: {hits}/{total} "
           f"({in_epochs} within the epochs, {hits - in_epochs} in the settle phase)")
 
 

@@ -415,7 +415,8 @@ def choose(screening: Screening, children: list[dict], history: list[tuple[dict,
     Xc = np.array([encoder(c) for c in children])
     n_est, kappa = screening.n_estimators, screening.kappa
     quality = _quality_columns(screening.quality, names, cost_fn, children)
-    trained = [j for j, n in enumerate(names) if n not in _exact_names(cost_fn, children)] or [0]
+    # accurate: the objectives that need training (those cost_fn does not give), scored alone
+    trained = ([j for j, n in enumerate(names) if n not in _exact_names(cost_fn, children)] or [0]) if accurate else []
 
     def score(points):
         if accurate:  # the most accurate-looking child (minimised objectives): cost is ignored

@@ -146,7 +146,7 @@ class DualAscent:
         that a single move just outside the edge still scores). Without this, a waypoint at −8.7% of a
         10% band scored only 0.013 μ better than staying at +10.9% (the misses of ``docs/benchmarks.md``,
         section 6) instead of 0.056 μ."""
-        inside = tf.abs(target / tf.gather(self.budgets, k) - 1.0) <= self.tolerance
+        inside = self._within(target / tf.gather(self.budgets, k))
         landed = tf.where(inside, tf.zeros_like(target), self.distance(target, k))
         return tf.reduce_sum(tf.gather(self.lam, k) * (landed - self.distance(cost, k)))
 
@@ -164,8 +164,13 @@ class DualAscent:
         if self.steering == "band":
             err = tf.abs(err) if self.mode == "target" else tf.nn.relu(err)
         if self.tolerance > 0:
-            err = tf.where(tf.abs(ratio - 1.0) <= self.tolerance, tf.zeros_like(err), err)
+            err = tf.where(self._within(ratio), tf.zeros_like(err), err)
         return err
+
+    def _within(self, ratio):
+        """Whether cost / budget ratios lie within ``± tolerance``: the dead band of :meth:`error`, and
+        a waypoint that counts as landed in :meth:`toward`."""
+        return tf.abs(ratio - 1.0) <= self.tolerance
 
     def update(self, measured, k=0):
         """One controller step of row ``k`` on the measured cost(s) (argmax or expected, see ``feedback``)."""
