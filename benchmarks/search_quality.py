@@ -267,7 +267,7 @@ def run_method(method, task, seed, args, data_seed=0, make_oracle=None):
         population = options.pop("population_size", args.population)
         nac = kn.KerasNAC(space, objectives, max_trials=args.trials, population_size=population,
                           directory=directory, project_name=project, seed=seed, overwrite=True, baselines=False,
-                          verbose=0, **options)
+                          verbose=0, output_bias=output_bias(args), **options)
         for name, operator in oracle_operators(method).items():
             setattr(nac.oracle, name, operator)
         nac.tuner.trial_end_hooks.insert(0, record)  # before KerasNAC's own (results table)
@@ -294,13 +294,17 @@ def run_method(method, task, seed, args, data_seed=0, make_oracle=None):
         tuner = kn.ParetoSearch(space, objective=objs, oracle=oracle, seed=seed, cost_fn=kn.costs.evaluate,
                                 on_trial_end=record, directory=directory, project_name=project, overwrite=False)
         data = _data.prepare(space, xt, yt, (xv, yv), 0.2, args.batch_size, seed)
-        if data.mode != "regression":
-            space.label_mode = data.mode
+        _data.configure_space(space, data, output_bias(args))  # the labels' mode and the head's bias, as KerasNAC
         t0[0] = time.perf_counter()
         # as KerasNAC does it: every trial's shuffle seeded by the trial's own seed
         tuner.search(data.train(), validation_data=data.val(), epochs=args.epochs, objective_data=data.validation,
                      train_for_seed=data.train_for_seed, verbose=0)
     return rows, to_min
+
+
+def output_bias(args):
+    """``KerasNAC(output_bias=...)`` of every method of the run (``--output-bias``)."""
+    return None if getattr(args, "output_bias", "mean") == "none" else "mean"
 
 
 # ---------------------------------------------------------------------------- analysis
@@ -499,6 +503,9 @@ def main(argv=None):
     p.add_argument("--eta", type=int, default=3, help="successive-halving factor of kerasnac_mf/full")
     p.add_argument("--samples", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--output-bias", choices=("mean", "none"), default="mean",
+                   help="regression heads of every method start at the training targets' mean (KerasNAC's default "
+                        "since session 20) or at zero (the runs before it)")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--name", help="result file stem after search_quality_ (default: the task)")
     p.add_argument("--workdir", default="/tmp/kerasnac_search_quality")

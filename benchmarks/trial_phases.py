@@ -51,8 +51,7 @@ def task(name, samples):
         (xt, yt), (xv, yv), _ = kn.datasets.bragg_peaks(samples, seed=0)
         space = kn.SearchSpace.from_yaml("braggnn")
     data = _data.prepare(space, xt, yt, (xv, yv), 0.2, 256, 0)
-    if data.mode != "regression":
-        space.label_mode = data.mode
+    _data.configure_space(space, data)
     return space, data
 
 

@@ -18,11 +18,10 @@ def fit(nac, x, y, validation_data, validation_split, epochs, batch_size):
     data = _data.prepare(nac.space, x, y, validation_data, validation_split, batch_size, nac.seed)
     nac._resolve_screening(data, epochs)  # recorded in the fingerprint as an evolutionary search records it
     fingerprint = nac._fingerprint(x, y, validation_data, validation_split, epochs, batch_size)
-    if data.mode != "regression":
-        nac.space.label_mode = data.mode
+    _data.configure_space(nac.space, data, nac.output_bias)
     nac._start_run(fingerprint)
     opts = {"epochs": epochs, "batch_size": batch_size, "cost_options": nac.cost_options, "seed": nac.seed,
-            "verbose": nac.verbose, **nac.gradient_options}
+            "verbose": nac.verbose, "output_bias": nac.output_bias, **nac.gradient_options}
     if "cost" not in opts:  # the cost objective of the search, e.g. "bops"
         opts["cost"] = next((o.name for o in nac.objectives if o.kind == "cost"), "bops")
     front = opts.get("budgets") is not None  # several budgets: one supernet, a front of models

@@ -104,6 +104,12 @@ class KerasNAC(SearchResults):
             ends (also on an error or Ctrl-C), and the local stage and callbacks then run here as
             with ``workers=1``. Needs numpy arrays, and objectives/callbacks defined in an
             importable module (not lambdas or notebook cells): a ConfigError says so up front.
+        output_bias: for a regression space, ``"mean"`` (default) starts every model's output bias
+            (trials, baselines, the local stage, the supernet's head) at the training targets' mean;
+            ``None`` starts it at zero, Keras' default. With short trials a head that starts at zero
+            spends its few steps learning the targets' offset: on Bragg peaks with 3 epochs most
+            architectures ended worse than predicting the mean centre (``docs/benchmarks.md``,
+            section 0g). It is recorded in the resume check. Classification spaces ignore it.
 
     Example:
         >>> space = SearchSpace.from_yaml("jets_mlp")                        # doctest: +SKIP
@@ -118,7 +124,7 @@ class KerasNAC(SearchResults):
                  cost_options: dict | None = None, max_consecutive_failed_trials: int = 10,
                  local_search=None, post_search=(), post_search_on: str = "front", strategy: str = "evolution",
                  gradient: dict | None = None, screening=True, initial="stratified", fidelity=None, verbose: int = 1,
-                 workers: int = 1, fit_callbacks=None, callbacks=None, callbacks_on=None):
+                 workers: int = 1, fit_callbacks=None, callbacks=None, callbacks_on=None, output_bias="mean"):
         if not isinstance(space, SearchSpace):
             raise ConfigError(f"space must be a kerasnac.SearchSpace, got {type(space).__name__}. "
                               "Use SearchSpace.from_yaml(...) or SearchSpace(...).")
@@ -171,6 +177,8 @@ class KerasNAC(SearchResults):
             if c.metric not in known:
                 raise ConfigError(f"constraint {c} is on an unknown metric {c.metric!r}; known: {', '.join(sorted(known))}.")
         self.workers = _worker.check_workers(workers, strategy)
+        _data.check_output_bias(output_bias)
+        self.output_bias = output_bias
         if self.workers > 1:  # what cannot reach a worker process is named now, before any work
             _worker.check_search(self)
         self._descriptions: dict = {}
@@ -241,7 +249,8 @@ class KerasNAC(SearchResults):
     def _fingerprint(self, x, y, validation_data, validation_split, epochs, batch_size) -> dict:
         return _rundir.fingerprint(x, y, validation_data, validation_split, epochs, batch_size,
                                    fidelity=self.fidelity, screening=getattr(self.oracle, "screening", None),
-                                   cost_options=self.cost_options)
+                                   cost_options=self.cost_options,
+                                   output_bias=self.output_bias if self.space.task == "regression" else None)
 
     def _resolve_screening(self, data, epochs: int):
         """Set the oracle's screening options that depend on the trials' length (``kappa``, ``exact``
@@ -303,8 +312,7 @@ class KerasNAC(SearchResults):
         if self.strategy == "gradient":
             return self._fit_gradient(x, y, validation_data, validation_split, epochs, batch_size)
         data = _data.prepare(self.space, x, y, validation_data, validation_split, batch_size, self.seed)
-        if data.mode != "regression":
-            self.space.label_mode = data.mode
+        _data.configure_space(self.space, data, self.output_bias)
         train, val, val_arrays = data.train(), data.val(), data.validation
         self._resolve_screening(data, epochs)
         trial_kwargs = dict(validation_data=val, epochs=epochs, objective_data=val_arrays,

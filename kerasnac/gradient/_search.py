@@ -79,6 +79,8 @@ class GradientSearch(GradientResults):
             optimizer steps, at least 3 and at most 10 (10 on a few thousand samples, 3 on large
             data sets); 0: none. On 4,000 toy jets the derived models were still improving after
             3 epochs (``docs/benchmarks.md``, section 6).
+        output_bias: for a regression space, ``"mean"`` (default) starts the head's bias at the training
+            targets' mean, ``None`` at zero (as ``KerasNAC(output_bias=...)``).
 
     Example:
         >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, dsp=55.0), epochs=20)  # doctest: +SKIP
@@ -97,7 +99,9 @@ class GradientSearch(GradientResults):
                  budget_mode: str = "target", budget_feedback: str = "argmax", budget_tolerance: float = 0.1,
                  budget_steering: str | None = None, budget_lookahead: int = 3, budget_settle: int = 300,
                  finetune_epochs: int | None = None,
-                 cost_options: dict | None = None, seed: int = 0, verbose: int = 1):
+                 cost_options: dict | None = None, seed: int = 0, verbose: int = 1, output_bias="mean"):
+        _data.check_output_bias(output_bias)
+        self.output_bias = output_bias
         if not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
         self.space, self.epochs, self.seed, self.verbose = space, epochs, int(seed), verbose
@@ -301,10 +305,11 @@ class GradientSearch(GradientResults):
     def fit(self, x, y=None, validation_data=None, validation_split: float = 0.3):
         """Search: warm-up epochs on the weights, then alternating weight / architecture steps."""
         keras.utils.set_random_seed(self.seed)
-        train, val, mode, val_arrays = _data.make_datasets(self.space, x, y, validation_data, validation_split,
-                                                           self.batch_size, self.seed)
-        if self.space.task == "classification":
-            self.space.label_mode = mode
+        data = _data.prepare(self.space, x, y, validation_data, validation_split, self.batch_size, self.seed)
+        train, val, val_arrays = data.train(self.batch_size if data.has_arrays else None), data.val(), data.validation
+        _data.configure_space(self.space, data, self.output_bias)
+        if not hasattr(self, "_weight_step"):  # a supernet not trained yet: its head starts at the space's bias
+            self.supernet.head.init_bias(self.space.head_bias())
         if isinstance(val_arrays, tuple):
             xv, yv = val_arrays
             arch_ds = (tf.data.Dataset.from_tensor_slices((xv, yv)).shuffle(len(xv), seed=self.seed)

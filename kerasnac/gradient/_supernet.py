@@ -83,6 +83,16 @@ class Head(keras.layers.Layer):
         self.kernel = self.add_weight("kernel", (int(np.prod(self.in_shape)), self.n_out), initializer="lecun_uniform")
         self.bias = self.add_weight("bias", (self.n_out,), initializer="zeros")
 
+    def init_bias(self, bias) -> None:
+        """Start the bias at ``bias`` (``SearchSpace.head_bias()``, e.g. a regression's target mean), clipped to
+        the range of the narrowest bias width searched, so every derived head can represent it; None: zeros."""
+        if bias is None:
+            return
+        q = self.space.head_quant
+        narrowest = Quant(weight_bits=min(values_of(q["weight_bits"])), weight_integer=min(values_of(q["weight_integer"])),
+                          bias_bits=None if q.get("bias_bits") is None else min(values_of(q["bias_bits"])))
+        self.bias.assign(np.asarray(narrowest.clip_bias(bias), dtype="float32"))
+
     def call(self, x, P, training=None):
         if len(x.shape) > 2:
             x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])

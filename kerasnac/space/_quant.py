@@ -97,14 +97,28 @@ class Quant:
         raise ValueError(f"unsupported activation {activation!r}; use one of {ACTIVATIONS}")
 
     # -- layer factories --------------------------------------------------------------------
-    def dense(self, units: int, name: str):
+    def dense(self, units: int, name: str, bias=None):
+        """A QDense layer; ``bias`` (one value per unit, e.g. the training targets' mean for a regression
+        head) is its initial bias, clipped to what the bias quantizer can represent."""
+        extra = {} if bias is None else {"bias_initializer": keras.initializers.Constant(self.clip_bias(bias))}
         return qkeras.QDense(
             units,
             kernel_quantizer=self.kernel_quantizer(),
             bias_quantizer=self.bias_quantizer(),
             kernel_initializer="lecun_uniform",
             name=name,
+            **extra,
         )
+
+    def clip_bias(self, bias) -> list[float]:
+        """``bias`` as floats within the bias quantizer's range (unchanged for a float bias)."""
+        values = [float(b) for b in bias]
+        spec = self.bias_quantizer()
+        if spec is None:
+            return values
+        q = qkeras.quantizers.get_quantizer(spec)
+        lo, hi = float(q.min()), float(q.max())
+        return [min(max(b, lo), hi) for b in values]
 
     def conv(self, rank: int, filters: int, kernel_size: int, name: str, strides: int = 1, padding="same"):
         cls = qkeras.QConv2D if rank == 2 else qkeras.QConv1D

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import copy
 
+import numpy as np
+
 from .._keras import keras, kt
 from ..errors import SpaceError
 from . import _baselines, _params, names
@@ -65,6 +67,9 @@ class SearchSpace(kt.HyperModel):
                 raise SpaceError(f"{w}n_outputs: expected a positive integer, got {n_outputs!r}.")
         self.num_classes, self.n_outputs = num_classes, n_outputs
         self.label_mode = "onehot"  # set by KerasNAC from the labels ("onehot" or "sparse")
+        #: initial bias of a regression head, one value per output (KerasNAC sets it to the training
+        #: targets' mean, see ``KerasNAC(output_bias=...)``); None: zeros, Keras' default
+        self.output_bias = None
         self._raw = {"quant": quant, "defaults": defaults, "head": head, "training": training, "stages": stages}
         base_quant = merge_quant(DEFAULT_QUANT, quant, f"{w}quant")
         defaults = check_mapping(defaults or {}, f"{w}defaults")
@@ -188,12 +193,22 @@ class SearchSpace(kt.HyperModel):
             x = keras.layers.Flatten(name=names.HEAD_FLATTEN)(x)
         hq = Quant(**self._quant_args(cfg["head"]["quant"]))
         n_out = self.num_classes if self.task == "classification" else self.n_outputs
-        x = hq.dense(n_out, name=names.HEAD_DENSE)(x)
+        x = hq.dense(n_out, name=names.HEAD_DENSE, bias=self.head_bias())(x)
         if self.task == "classification":
             x = keras.layers.Activation("softmax", name=names.HEAD_SOFTMAX)(x)
         model = keras.Model(inputs, x, name=self.name)
         self.compile(model, cfg["training"])
         return model
+
+    def head_bias(self):
+        """The regression head's initial bias (``output_bias``) checked against ``n_outputs``, or None."""
+        if self.output_bias is None or self.task != "regression":
+            return None
+        bias = [float(b) for b in np.ravel(self.output_bias)]
+        if len(bias) != self.n_outputs:
+            raise SpaceError(f"{self.source}: output_bias has {len(bias)} values but the space has n_outputs="
+                             f"{self.n_outputs}; give one initial bias per output (or None for zeros).")
+        return bias
 
     @staticmethod
     def _quant_args(q):
