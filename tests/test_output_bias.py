@@ -1,0 +1,123 @@
+"""Regression heads start at the training targets' mean (``output_bias="mean"``, the default)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import kerasnac as kn
+from kerasnac import _data
+from kerasnac._keras import tf
+from kerasnac.errors import ConfigError, SpaceError
+from kerasnac.gradient import GradientSearch
+from kerasnac.space import names
+
+
+def regression_space(weight_bits=(4, 8), n_outputs=2, head_bits=None):
+    return kn.SearchSpace((8,), [{"name": "s0", "blocks": {"mlp": {"layers": [1], "units": [4, 8]}}}],
+                          task="regression", n_outputs=n_outputs,
+                          quant={"weight_bits": list(weight_bits), "activation_bits": [8], "activation_integer": 2},
+                          head=None if head_bits is None else {"quant": {"weight_bits": [head_bits]}})
+
+
+def offset_data(n=400, seed=0, offsets=(0.6, -0.4)):
+    """Targets far from zero (``offsets`` on average) with a small learnable part."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8)).astype("float32")
+    y = np.column_stack([offsets[0] + 0.05 * x[:, 0], offsets[1] + 0.05 * x[:, 1]]).astype("float32")
+    return x, y
+
+
+def head_bias(model):
+    return model.get_layer(names.HEAD_DENSE).get_weights()[1]
+
+
+def test_the_head_starts_at_the_output_bias_clipped_to_its_quantizer():
+    space = regression_space(weight_bits=(4,))
+    assert np.allclose(head_bias(space.model_from_values({})), 0.0)  # no bias given: Keras' zeros
+    space.output_bias = [0.45, 3.0]
+    # quantized_bits(4, 0) represents [-1, 1]: 3.0 would be saturated anyway, so it starts at the edge
+    assert np.allclose(head_bias(space.model_from_values({})), [0.45, 1.0])
+    floating = regression_space(weight_bits=(32,))
+    floating.output_bias = [0.45, 3.0]
+    assert np.allclose(head_bias(floating.model_from_values({})), [0.45, 3.0])
+    space.output_bias = [0.1, 0.2, 0.3]
+    with pytest.raises(SpaceError, match="output_bias has 3 values but the space has n_outputs=2"):
+        space.model_from_values({})
+
+
+def test_a_classification_head_ignores_the_output_bias():
+    space = kn.SearchSpace((8,), [{"mlp": {"units": [4]}}], num_classes=3)
+    space.output_bias = [0.5, 0.5, 0.5]
+    assert np.allclose(head_bias(space.model_from_values({})), 0.0)
+
+
+def test_target_mean_of_arrays_and_of_a_dataset():
+    space = regression_space()
+    x, y = offset_data()
+    data = _data.prepare(space, x, y, None, 0.25, 64, seed=0)
+    assert np.allclose(data.target_mean(), data.y.mean(axis=0), atol=1e-6)
+    assert data.target_mean()[0] == pytest.approx(0.6, abs=0.02) and data.target_mean()[1] == pytest.approx(-0.4, abs=0.02)
+    train = tf.data.Dataset.from_tensor_slices((data.x, data.y)).batch(64)
+    val = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(64)
+    from_ds = _data.prepare(space, train, validation_data=val, batch_size=64)
+    assert np.allclose(from_ds.target_mean(), data.target_mean(), atol=1e-6)
+    endless = _data.prepare(space, train.repeat(), validation_data=val, batch_size=64)
+    assert endless.target_mean() is None  # its length is unknown: no pass over it, heads start at zero
+    labels = (x[:, 0] > 0).astype("int64")
+    cls = kn.SearchSpace((8,), [{"mlp": {"units": [4]}}], num_classes=2)
+    assert _data.prepare(cls, x, labels, None, 0.25, 64).target_mean() is None
+
+
+def test_configure_space_sets_the_bias_and_the_label_mode():
+    space = regression_space()
+    x, y = offset_data()
+    data = _data.prepare(space, x, y, None, 0.25, 64)
+    _data.configure_space(space, data, "mean")
+    assert space.output_bias == data.target_mean()
+    _data.configure_space(space, data, None)
+    assert space.output_bias is None
+    cls = kn.SearchSpace((8,), [{"mlp": {"units": [4]}}], num_classes=2)
+    _data.configure_space(cls, _data.prepare(cls, x, (x[:, 0] > 0).astype("int64"), None, 0.25, 64), "mean")
+    assert cls.label_mode == "sparse" and cls.output_bias is None
+
+
+@pytest.mark.parametrize("bad", ["median", 0.5, True])
+def test_a_bad_output_bias_is_refused_before_any_work(bad, tmp_path):
+    with pytest.raises(ConfigError, match="output_bias must be 'mean'"):
+        kn.KerasNAC(regression_space(), ["val_mae", "bops"], directory=str(tmp_path), output_bias=bad)
+    with pytest.raises(ConfigError, match="output_bias must be 'mean'"):
+        GradientSearch(regression_space(), budget={"bops": 1e3}, output_bias=bad)
+
+
+def search(tmp_path, output_bias, project):
+    x, y = offset_data(offsets=(3.0, -2.0))  # a float head (32 bits) can start at offsets beyond +-1
+    nac = kn.KerasNAC(regression_space(head_bits=32), ["val_mae", "bops"], max_trials=3, population_size=3, baselines=False,
+                      directory=str(tmp_path), project_name=project, seed=0, verbose=0, output_bias=output_bias)
+    nac.search(x[:300], y[:300], validation_data=(x[300:], y[300:]), epochs=1, batch_size=64)
+    return nac
+
+
+def test_trials_start_at_the_mean_and_the_resume_check_knows_it(tmp_path):
+    mean, zero = search(tmp_path, "mean", "mean"), search(tmp_path, None, "zero")
+    a, b = (n.trials_dataframe().sort_values("trial_id") for n in (mean, zero))
+    assert list(a["architecture"]) == list(b["architecture"])  # the same architectures, trained from two heads
+    # 5 steps from a zero head leave the 3 / -2 offsets unlearned (MAE about 2.5); from the mean they are
+    # there at once, and what is left is the untrained hidden layer's output
+    assert (a["val_mae"].to_numpy() < 1.2).all() and (b["val_mae"].to_numpy() > 1.8).all()
+    with open(os.path.join(mean.project_dir, "kerasnac.json")) as f:
+        assert json.load(f)["fingerprint"]["output_bias"] == "mean"
+    with pytest.raises(ConfigError, match="output_bias: 'mean' -> None"):
+        search(tmp_path, None, "mean")
+
+
+def test_the_supernet_head_starts_at_the_mean():
+    x, y = offset_data()
+    mean = y[:300].mean(axis=0)
+    for output_bias, start in (("mean", mean), (None, np.zeros(2))):
+        gs = GradientSearch(regression_space(), budget={"bops": 2e3}, epochs=1, warmup_epochs=0, batch_size=64,
+                            verbose=0, output_bias=output_bias)
+        gs.fit(x[:300], y[:300], validation_data=(x[300:], y[300:]))
+        # 5 weight steps move a bias by about 5 learning rates (1e-3 each) from where it started
+        assert np.allclose(gs.supernet.head.bias.numpy(), start, atol=0.05), output_bias
