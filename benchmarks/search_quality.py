@@ -459,6 +459,9 @@ def with_against(df, stems, folder):
 
 # the settings that make a CSV's rows one task: a run into an existing CSV must repeat them
 SETTINGS = ("task", "source", "samples", "epochs", "batch_size", "population", "candidates", "min_epochs", "eta")
+#: regression tasks: their rows also depend on where the head's bias starts (``--output-bias``); CSVs written
+#: before that setting existed (session 20) started it at zero
+REGRESSION = ("bragg", "calorimeter")
 
 
 def check_settings(csv: str, old, args) -> None:
@@ -468,13 +471,17 @@ def check_settings(csv: str, old, args) -> None:
     the epochs its full-length trials trained."""
     side = csv[:-4] + ".json"
     now = {k: getattr(args, k) for k in SETTINGS}
+    if args.task in REGRESSION:
+        now["output_bias"] = getattr(args, "output_bias", "mean")
     if os.path.isfile(side):
         with open(side) as f:
             then = json.load(f)
+        if args.task in REGRESSION:
+            then.setdefault("output_bias", "none")
         diff = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
     elif old is not None and len(old):
         full = old[~old.method.isin(["kerasnac_mf", "kerasnac_full"])]
-        diff = {}
+        diff = {} if now.get("output_bias", "none") == "none" else {"output_bias": ("none", now["output_bias"])}
         if set(old.task) != {args.task}:
             diff["task"] = (sorted(set(old.task)), args.task)
         if len(full) and full.epochs_trained.max() != args.epochs:

@@ -2,7 +2,9 @@
 
 import argparse
 import importlib.util
+import json
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -39,6 +41,38 @@ def test_a_run_into_a_csv_of_other_settings_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="task"):
         sq.check_settings(old_csv, old, _args(task="jets", epochs=8))
     sq.check_settings(old_csv, old, _args(epochs=8))
+
+
+def test_a_regression_run_is_refused_into_a_csv_whose_heads_started_at_zero(tmp_path):
+    sq = _search_quality()
+    csv = str(tmp_path / "search_quality_b.csv")
+    with open(csv[:-4] + ".json", "w") as f:  # the settings file of a run made before --output-bias existed
+        json.dump({k: getattr(_args(task="bragg"), k) for k in sq.SETTINGS}, f)
+    with pytest.raises(SystemExit, match="output_bias: none there, mean now"):
+        sq.check_settings(csv, None, _args(task="bragg", output_bias="mean"))
+    sq.check_settings(csv, None, _args(task="bragg", output_bias="none"))
+    # a classification task's rows do not depend on it: its settings file has no such entry
+    jets = str(tmp_path / "search_quality_j.csv")
+    sq.check_settings(jets, None, _args(task="jets", output_bias="mean"))
+    with open(jets[:-4] + ".json") as f:
+        assert "output_bias" not in json.load(f)
+
+
+def test_output_bias_script_trains_each_architecture_both_ways_and_resumes(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("output_bias", os.path.join(ROOT, "benchmarks", "output_bias.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    argv = ["--name", "bragg_small", "--task", "bragg", "--trials", "2", "--samples", "300", "--epochs", "1",
+            "--results", os.path.join(ROOT, "benchmarks", "results"), "--out", str(tmp_path),
+            "--workdir", str(tmp_path / "work")]
+    mod.main(argv)
+    rows = pd.read_csv(tmp_path / "output_bias_bragg_small.csv")
+    assert sorted(rows.output_bias) == ["mean", "mean", "none", "none"] and rows.hp.nunique() == 2
+    out = capsys.readouterr().out
+    assert "| the mean |" in out and "| zero |" in out
+    assert re.search(r"The mean start gives the lower metric on [012] of 2 architectures", out)
+    mod.main(argv)  # a rerun trains nothing again
+    assert "architectures trained" not in capsys.readouterr().out
 
 
 def test_front_deficit_bands_add_up_to_the_hypervolume_gap_to_the_union():
