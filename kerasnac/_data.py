@@ -255,7 +255,7 @@ def configure_space(space, data: Data, output_bias="mean") -> None:
     (one-hot or integer labels) and the initial bias of a regression head.
 
     A regression head that starts at zero spends a short trial learning the targets' offset (Bragg
-    centres sit at 0.45 of the patch; with 3 epochs of 1,800 patches many models end worse than the
+    centres sit at 0.46 of the patch; with 3 epochs of 1,800 patches most models ended worse than the
     mean), so every trial, baseline and derived model starts from the mean instead, and what a
     trial measures is the architecture."""
     if data.mode != "regression":
