@@ -1,11 +1,14 @@
-"""What a regression head's starting bias does to a short trial: the same architectures trained with the
-head at zero and at the training targets' mean (``KerasNAC(output_bias=None | "mean")``).
+"""What a head's starting bias does to a short trial: the same architectures trained with the head at zero
+and at the training targets' mean (``KerasNAC(output_bias=None | "mean")``; for a classifier, the log class
+frequencies).
 
     python benchmarks/output_bias.py --name bragg_small --task bragg --epochs 3
     python benchmarks/output_bias.py --name calo_short --task calorimeter --epochs 2
+    python benchmarks/output_bias.py --name egamma_rare --architectures egamma --task egamma_rare --samples 4000
 
 The architectures are the first ``--trials`` of one keras-tuner random-search seed of a committed
-``search_quality_<name>.csv`` (``--method random --seed 0``: a uniform sample of the space). Each is
+``search_quality_<architectures>.csv`` (``--method random --seed 0``: a uniform sample of the space;
+``--architectures`` defaults to ``--name``). Each is
 trained twice with the benchmark's own trial code (``search_quality.run_method``, as
 ``front_noise.py`` retrains), at the same trial seeds, so the two trainings of an architecture differ
 only in the head's starting bias. Prints the median validation metric, how many architectures end
@@ -35,8 +38,10 @@ def main(argv=None):
     import pandas as pd
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--name", required=True, help="the search_quality CSV's stem (search_quality_<name>.csv)")
-    p.add_argument("--task", choices=("bragg", "calorimeter"), required=True, help="a regression task")
+    p.add_argument("--name", required=True, help="this run's name (output_bias_<name>.csv)")
+    p.add_argument("--architectures", help="the search_quality CSV whose architectures are trained "
+                                           "(search_quality_<architectures>.csv; default: --name)")
+    p.add_argument("--task", choices=sq.TASKS, required=True)
     p.add_argument("--method", default="random", help="whose architectures (default: random, a uniform sample)")
     p.add_argument("--seed", type=int, default=0, help="which seed of that method")
     p.add_argument("--trials", type=int, default=40)
@@ -50,10 +55,11 @@ def main(argv=None):
     p.add_argument("--workdir", default="/tmp/kerasnac_output_bias")
     args = p.parse_args(argv)
 
-    df = pd.read_csv(os.path.join(args.results, f"search_quality_{args.name}.csv"))
+    source = args.architectures or args.name
+    df = pd.read_csv(os.path.join(args.results, f"search_quality_{source}.csv"))
     hps = list(df[(df.method == args.method) & (df.seed == args.seed)].sort_values("trial").hp[:args.trials])
     if not hps:
-        raise SystemExit(f"no rows of method {args.method!r}, seed {args.seed} in search_quality_{args.name}.csv")
+        raise SystemExit(f"no rows of method {args.method!r}, seed {args.seed} in search_quality_{source}.csv")
     out_csv = os.path.join(args.out, f"output_bias_{args.name}.csv")
     done = pd.read_csv(out_csv) if os.path.isfile(out_csv) else pd.DataFrame(columns=["output_bias", "hp"])
     for bias in ("none", "mean"):
@@ -68,16 +74,17 @@ def main(argv=None):
     ref = sq.REF[args.task]
     sets = {b: done[(done.output_bias == b) & done.hp.isin(hps)].drop_duplicates("hp").set_index("hp").loc[hps]
             for b in ("none", "mean")}
-    print(f"\n### {len(hps)} architectures of `{args.name}` ({args.method}, seed {args.seed}), {args.epochs} epochs, "
-          f"{args.samples} samples: the head started at zero and at the targets' mean\n")
-    print(f"| head starts at | median metric | metric < reference ({ref[0]}) | HV (reference {ref}) |")
+    print(f"\n### {len(hps)} architectures of `{source}` ({args.method}, seed {args.seed}) on `{args.task}`, "
+          f"{args.epochs} epochs, {args.samples} samples: the head started at zero and at the targets' mean\n")
+    # f0: the metric as minimised (a maximised metric negated), the axis of the reference point
+    print(f"| head starts at | median metric | better than the reference ({abs(ref[0])}) | HV (reference {ref}) |")
     print("|---|---|---|---|")
     for b, rows in sets.items():
-        m = rows.metric.to_numpy(float)
-        print(f"| {'zero' if b == 'none' else 'the mean'} | {np.median(m):.3f} | {int((m < ref[0]).sum())} of {len(m)} "
-              f"| {sq.hv(rows, ref):.3f} |")
-    better = int((sets["mean"].metric.to_numpy(float) < sets["none"].metric.to_numpy(float)).sum())
-    print(f"\nThe mean start gives the lower metric on {better} of {len(hps)} architectures.")
+        f0 = rows.f0.to_numpy(float)
+        print(f"| {'zero' if b == 'none' else 'the mean'} | {np.median(rows.metric.to_numpy(float)):.3f} "
+              f"| {int((f0 < ref[0]).sum())} of {len(f0)} | {sq.hv(rows, ref):.3f} |")
+    better = int((sets["mean"].f0.to_numpy(float) < sets["none"].f0.to_numpy(float)).sum())
+    print(f"\nThe mean start gives the better metric on {better} of {len(hps)} architectures.")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 #        10^9.5 BOPs is above braggnn's largest model.
 # deepsets: accuracy 0.2 = chance; 10^8 BOPs is above the largest jets_deepsets model (10^7.8, all 32-bit).
 # egamma: accuracy 0.5 = chance for 2 classes; 10^8.5 BOPs is above small_cnn's largest model on 12x12x6 (10^8.29).
+# egamma_rare: the same with photons 10% of the showers, scored by the ROC AUC (0.5 = chance), which a
+#              classifier of the majority class would not pass as accuracy does (0.9)
 REF = {"jets": (-0.2, 7.0), "bragg": (1.0, 9.5), "deepsets": (-0.2, 8.0), "calorimeter": (0.5, 10.0),
-       "egamma": (-0.5, 8.5)}
+       "egamma": (-0.5, 8.5), "egamma_rare": (-0.5, 8.5)}
+TASKS = tuple(REF)
+#: the rare class's share of the showers in ``egamma_rare``
+RARE_PHOTONS = 0.1
 # kerasnac: plain NSGA-II ParetoOracle; kerasnac_screen: with kn.Screening (surrogate-assisted offspring
 # selection); kerasnac_mf: with kn.SuccessiveHalving (multi-fidelity rungs); kerasnac_full: both.
 # The screening variants without a _q50 suffix score their gain against the worst trial (quality=None, the
@@ -161,9 +166,24 @@ def make_task(task: str, samples: int, data_seed: int, source: str):
         objectives = ["val_accuracy", "bops"]
         to_min = lambda m: -m  # noqa: E731
         metric = "val_accuracy"
+    elif task == "egamma_rare":  # session 21: photons as a rare signal, scored as a trigger would be
+        (xt, yt), (xv, yv), _ = kn.datasets.electron_photon_showers(samples, seed=data_seed,
+                                                                    photon_fraction=RARE_PHOTONS)
+        space = kn.SearchSpace.from_yaml("small_cnn", input_shape=xt.shape[1:], num_classes=2)
+        objectives = [kn.Objective("val_auc", "max", fn=photon_auc), "bops"]
+        to_min = lambda m: -m  # noqa: E731
+        metric = "val_auc"
     else:
         raise SystemExit(f"unknown task {task!r}")
     return space, objectives, metric, to_min, (xt, yt), (xv, yv)
+
+
+def photon_auc(model, val):
+    """The ROC AUC of the photon score on the validation showers (how well the model ranks the rare class)."""
+    from sklearn.metrics import roc_auc_score
+
+    xv, yv = val
+    return float(roc_auc_score(np.asarray(yv)[:, 1], model.predict(xv, verbose=0, batch_size=1024)[:, 1]))
 
 
 def _takes_n(fn) -> bool:
@@ -459,9 +479,9 @@ def with_against(df, stems, folder):
 
 # the settings that make a CSV's rows one task: a run into an existing CSV must repeat them
 SETTINGS = ("task", "source", "samples", "epochs", "batch_size", "population", "candidates", "min_epochs", "eta")
-#: regression tasks: their rows also depend on where the head's bias starts (``--output-bias``); CSVs written
-#: before that setting existed (session 20) started it at zero
-REGRESSION = ("bragg", "calorimeter")
+#: every task's rows also depend on where the head's bias starts (``--output-bias``). Settings files written
+#: before it was recorded started it at zero: regression tasks' before session 20, classification tasks'
+#: before session 21 (classifier heads started at zero until then)
 
 
 def check_settings(csv: str, old, args) -> None:
@@ -471,13 +491,11 @@ def check_settings(csv: str, old, args) -> None:
     the epochs its full-length trials trained."""
     side = csv[:-4] + ".json"
     now = {k: getattr(args, k) for k in SETTINGS}
-    if args.task in REGRESSION:
-        now["output_bias"] = getattr(args, "output_bias", "mean")
+    now["output_bias"] = getattr(args, "output_bias", "mean")
     if os.path.isfile(side):
         with open(side) as f:
             then = json.load(f)
-        if args.task in REGRESSION:
-            then.setdefault("output_bias", "none")
+        then.setdefault("output_bias", "none")
         diff = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
     elif old is not None and len(old):
         full = old[~old.method.isin(["kerasnac_mf", "kerasnac_full"])]
@@ -497,7 +515,7 @@ def check_settings(csv: str, old, args) -> None:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", choices=("jets", "bragg", "deepsets", "calorimeter", "egamma"), default="jets")
+    p.add_argument("--task", choices=TASKS, default="jets")
     p.add_argument("--source", choices=("toy", "pythia"), default="toy", help="jets data: toy_jets_hlf or jets()")
     p.add_argument("--methods", nargs="+", default=["kerasnac", "random", "optuna"], choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -511,8 +529,9 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--output-bias", choices=("mean", "none"), default="mean",
-                   help="regression heads of every method start at the training targets' mean (KerasNAC's default "
-                        "since session 20) or at zero (the runs before it)")
+                   help="every method's heads start at the training targets' mean, a classifier's at the log "
+                        "class frequencies (KerasNAC's default since session 20 for regression, 21 for "
+                        "classification), or at zero (the runs before it)")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--name", help="result file stem after search_quality_ (default: the task)")
     p.add_argument("--workdir", default="/tmp/kerasnac_search_quality")

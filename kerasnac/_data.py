@@ -184,26 +184,33 @@ class Data:
         ``ParetoSearch.run_trial`` trains each trial on (``train_for_seed=``)."""
         return self.train(None, seed)
 
-    def target_mean(self):
-        """The training targets' mean per output (a regression's outputs), computed once; None for class
-        labels and for a tf.data input whose length TensorFlow does not know (it may repeat forever)."""
-        if self.mode != "regression":
-            return None
-        if "target_mean" not in self._cache:
+    def target_mean(self, num_classes: int | None = None):
+        """The training targets' mean per output, computed once: a regression's mean target, or a
+        classifier's class frequencies (the mean one-hot row; integer labels need ``num_classes``).
+        None for a tf.data input whose length TensorFlow does not know (it may repeat forever)."""
+        if self.mode != "regression" and num_classes is None:
+            raise ValueError("target_mean() of class labels needs num_classes.")
+        key = ("target_mean", self.mode != "regression" and num_classes)
+        if key not in self._cache:
             if self.has_arrays:
-                mean = np.asarray(self.y, dtype="float64").mean(axis=0)
+                mean = self._label_sum(self.y, num_classes) / max(len(self.y), 1)
             else:
                 ds = self._cache["train", self.batch_size]
                 if int(ds.cardinality()) <= 0:
                     return None
-                total, count = None, 0
+                total, count = 0.0, 0
                 for _, yb in ds:  # one pass over the labels, once per run
-                    yb = np.asarray(yb, dtype="float64").reshape(len(yb), -1)
-                    total = yb.sum(axis=0) if total is None else total + yb.sum(axis=0)
-                    count += len(yb)
+                    total, count = total + self._label_sum(yb, num_classes), count + len(yb)
                 mean = total / max(count, 1)
-            self._cache["target_mean"] = [float(v) for v in np.ravel(mean)]
-        return self._cache["target_mean"]
+            self._cache[key] = [float(v) for v in np.ravel(mean)]
+        return self._cache[key]
+
+    def _label_sum(self, y, num_classes):
+        """The sum of a batch of labels per output (per class for integer labels)."""
+        y = np.asarray(y)
+        if self.mode == "sparse":
+            return np.bincount(y.reshape(-1).astype("int64"), minlength=num_classes).astype("float64")
+        return y.astype("float64").reshape(len(y), -1).sum(axis=0)
 
     def val(self):
         if "val" not in self._cache:
@@ -242,22 +249,42 @@ def prepare(space, x, y=None, validation_data=None, validation_split: float = 0.
 
 #: ``output_bias`` values: the training targets' mean, or zeros (Keras' default)
 OUTPUT_BIAS = ("mean", None)
+#: the smallest class frequency a classification head's start is computed from (a class absent from
+#: the training data would otherwise ask for a bias of minus infinity)
+MIN_CLASS_FREQUENCY = 1e-4
 
 
 def check_output_bias(output_bias) -> None:
     if output_bias not in OUTPUT_BIAS:
-        raise ConfigError(f"output_bias must be 'mean' (a regression head starts at the training targets' mean) or "
-                          f"None (it starts at zero), got {output_bias!r}.")
+        raise ConfigError(f"output_bias must be 'mean' (every model's output starts at the training targets' mean: "
+                          f"the mean target of a regression, the class frequencies of a classifier) or None (the "
+                          f"head's bias starts at zero), got {output_bias!r}.")
+
+
+def log_prior_bias(frequencies) -> list[float]:
+    """The softmax bias whose output is ``frequencies``: their logs, centred on zero (a softmax ignores a
+    common shift, and centred values are the least clipped by a narrow bias quantizer)."""
+    logs = np.log(np.maximum(np.asarray(frequencies, dtype="float64"), MIN_CLASS_FREQUENCY))
+    return [float(v) for v in logs - logs.mean()]
 
 
 def configure_space(space, data: Data, output_bias="mean") -> None:
     """What the space takes from the run's prepared data before any model is built: the label mode
-    (one-hot or integer labels) and the initial bias of a regression head.
+    (one-hot or integer labels) and the initial bias of the head.
 
     A regression head that starts at zero spends a short trial learning the targets' offset (Bragg
     centres sit at 0.46 of the patch; with 3 epochs of 1,800 patches most models ended worse than the
     mean), so every trial, baseline and derived model starts from the mean instead, and what a
-    trial measures is the architecture."""
+    trial measures is the architecture. A classifier's head starts at the log class frequencies, so
+    its softmax predicts the class priors before training (the form RetinaNet's rare-class prior
+    takes, Lin et al. 2017, arXiv:1708.02002): with balanced classes that is zero, with a rare
+    signal class the trial does not spend its steps learning the imbalance."""
     if data.mode != "regression":
         space.label_mode = data.mode
-    space.output_bias = data.target_mean() if output_bias == "mean" else None
+    if output_bias != "mean":
+        space.output_bias = None
+    elif space.task == "classification":
+        freq = data.target_mean(space.num_classes)
+        space.output_bias = None if freq is None else log_prior_bias(freq)
+    else:
+        space.output_bias = data.target_mean()

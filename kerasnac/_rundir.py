@@ -144,10 +144,10 @@ def data_digest(*arrays) -> str:
 def fingerprint(x, y, validation_data, validation_split, epochs, batch_size, *, fidelity=None, screening=None,
                 cost_options=None, output_bias=None) -> dict:
     """What makes two trials comparable: the same training budget, data, fidelity/screening settings,
-    cost model and (a regression's) initial output bias (JSON-safe). Per-trial Keras callbacks are
-    left out: a logger or a timer must not block a resume. ``output_bias`` is recorded only when set
-    (a regression with ``output_bias="mean"``): classification runs, and regression runs with heads
-    started at zero, keep the fingerprint of runs made before the option existed."""
+    cost model and the head's initial bias (JSON-safe). Per-trial Keras callbacks are left out: a
+    logger or a timer must not block a resume. ``output_bias`` is recorded only when set
+    (``output_bias="mean"``): runs with heads started at zero keep the fingerprint of runs made
+    before the option existed."""
     val = tuple(validation_data) if isinstance(validation_data, (tuple, list)) else (validation_data,)
     return json.loads(json.dumps({
         "epochs": epochs, "batch_size": batch_size,

@@ -104,12 +104,14 @@ class KerasNAC(SearchResults):
             ends (also on an error or Ctrl-C), and the local stage and callbacks then run here as
             with ``workers=1``. Needs numpy arrays, and objectives/callbacks defined in an
             importable module (not lambdas or notebook cells): a ConfigError says so up front.
-        output_bias: for a regression space, ``"mean"`` (default) starts every model's output bias
-            (trials, baselines, the local stage, the supernet's head) at the training targets' mean;
-            ``None`` starts it at zero, Keras' default. With short trials a head that starts at zero
-            spends its few steps learning the targets' offset: on Bragg peaks with 3 epochs most
-            architectures ended worse than predicting the mean centre (``docs/benchmarks.md``,
-            section 0g). It is recorded in the resume check. Classification spaces ignore it.
+        output_bias: ``"mean"`` (default) starts every model's output (trials, baselines, the local
+            stage, the supernet's head) at the training targets' mean: a regression head's bias at
+            the mean target, a classifier's at the log class frequencies, so that its softmax
+            predicts the class priors. ``None`` starts the bias at zero, Keras' default. With short
+            trials a head that starts at zero spends its few steps learning the targets' offset: on
+            Bragg peaks with 3 epochs most architectures ended worse than predicting the mean centre
+            (``docs/benchmarks.md``, section 0g); a rare signal class is the classifier's offset. With
+            balanced classes the bias is zero either way. It is recorded in the resume check.
 
     Example:
         >>> space = SearchSpace.from_yaml("jets_mlp")                        # doctest: +SKIP
@@ -250,7 +252,7 @@ class KerasNAC(SearchResults):
         return _rundir.fingerprint(x, y, validation_data, validation_split, epochs, batch_size,
                                    fidelity=self.fidelity, screening=getattr(self.oracle, "screening", None),
                                    cost_options=self.cost_options,
-                                   output_bias=self.output_bias if self.space.task == "regression" else None)
+                                   output_bias=self.output_bias)
 
     def _resolve_screening(self, data, epochs: int):
         """Set the oracle's screening options that depend on the trials' length (``kappa``, ``exact``

@@ -6,6 +6,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,10 +41,12 @@ def test_a_run_into_a_csv_of_other_settings_is_refused(tmp_path):
         sq.check_settings(old_csv, old, _args())
     with pytest.raises(SystemExit, match="task"):
         sq.check_settings(old_csv, old, _args(task="jets", epochs=8))
-    sq.check_settings(old_csv, old, _args(epochs=8))
+    with pytest.raises(SystemExit, match="output_bias: none there, mean now"):  # its heads started at zero
+        sq.check_settings(old_csv, old, _args(epochs=8))
+    sq.check_settings(old_csv, old, _args(epochs=8, output_bias="none"))
 
 
-def test_a_regression_run_is_refused_into_a_csv_whose_heads_started_at_zero(tmp_path):
+def test_a_run_is_refused_into_a_csv_whose_heads_started_at_zero(tmp_path):
     sq = _search_quality()
     csv = str(tmp_path / "search_quality_b.csv")
     with open(csv[:-4] + ".json", "w") as f:  # the settings file of a run made before --output-bias existed
@@ -51,11 +54,15 @@ def test_a_regression_run_is_refused_into_a_csv_whose_heads_started_at_zero(tmp_
     with pytest.raises(SystemExit, match="output_bias: none there, mean now"):
         sq.check_settings(csv, None, _args(task="bragg", output_bias="mean"))
     sq.check_settings(csv, None, _args(task="bragg", output_bias="none"))
-    # a classification task's rows do not depend on it: its settings file has no such entry
+    # a classifier's head starts at the log class priors since session 21: its old settings files count as zero too
     jets = str(tmp_path / "search_quality_j.csv")
-    sq.check_settings(jets, None, _args(task="jets", output_bias="mean"))
+    with open(jets[:-4] + ".json", "w") as f:
+        json.dump({k: getattr(_args(task="jets"), k) for k in sq.SETTINGS}, f)
+    with pytest.raises(SystemExit, match="output_bias: none there, mean now"):
+        sq.check_settings(jets, None, _args(task="jets", output_bias="mean"))
+    sq.check_settings(jets, None, _args(task="jets", output_bias="none"))
     with open(jets[:-4] + ".json") as f:
-        assert "output_bias" not in json.load(f)
+        assert json.load(f)["output_bias"] == "none"
 
 
 def test_output_bias_script_trains_each_architecture_both_ways_and_resumes(tmp_path, capsys):
@@ -125,3 +132,19 @@ def test_the_electron_photon_task_builds_its_space_on_its_data_inside_its_refere
     assert model.predict(xv[:3], verbose=0).shape == (3, 2)
     assert math.log10(costs.evaluate(model, ["bops"])["bops"]) < sq.REF["egamma"][1]
     assert to_min(0.8) == -0.8 and -0.5 == sq.REF["egamma"][0]  # chance accuracy for two classes
+
+
+def test_the_rare_photon_task_scores_the_auc_of_the_rare_class():
+    sq = _search_quality()
+    space, objectives, metric, to_min, (xt, yt), (xv, yv) = sq.make_task("egamma_rare", 400, 0, "toy")
+    assert metric == "val_auc" and objectives[0].direction == "max" and sq.REF["egamma_rare"] == sq.REF["egamma"]
+    assert 0.05 < np.concatenate([yt, yv])[:, 1].mean() < 0.15  # photons 10% of the showers
+    model = space.model_from_values({})
+
+    class Ranker:  # scores showers by their first layer's share of the energy: electrons deposit more there
+        def predict(self, x, **kw):
+            s = -x[..., 0].sum(axis=(1, 2))
+            return np.column_stack([-s, s])
+
+    assert 0.0 <= sq.photon_auc(model, (xv, yv)) <= 1.0
+    assert sq.photon_auc(Ranker(), (xv, yv)) > 0.7  # the physics of the task, ranked without a network

@@ -73,3 +73,13 @@ def test_electron_photon_showers_are_balanced_shape_only_and_separable_by_depth(
         ds.electron_photon_showers(10, particle="photon")
     with pytest.raises(ValueError, match="n >= 2"):
         ds.electron_photon_showers(1)
+
+
+def test_photons_can_be_the_rare_class():
+    (_, yt), (_, yv), (_, ys) = ds.electron_photon_showers(200, seed=1, photon_fraction=0.1)
+    assert np.concatenate([yt, yv, ys]).sum(axis=0).tolist() == [180, 20]
+    (a, b, c) = ds.electron_photon_showers(3, seed=0, photon_fraction=0.01, val_fraction=0.34, test_fraction=0.33)
+    assert np.concatenate([a[1], b[1], c[1]]).sum(axis=0).tolist() == [2, 1]  # still one photon
+    for bad in (0.0, 1.0, -0.2):
+        with pytest.raises(ValueError, match="photon_fraction must be in"):
+            ds.electron_photon_showers(10, photon_fraction=bad)

@@ -130,12 +130,13 @@ def calorimeter_showers(n: int = 10_000, seed: int = 0, val_fraction: float = 0.
 
 
 def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2,
-                            **kwargs):
+                            photon_fraction: float = 0.5, **kwargs):
     """Electron / photon identification from shower shapes, split for Keras:
     ``(x_train, y_train), (x_val, y_val), (x_test, y_test)``.
 
     Half the showers are electrons, half photons (:func:`make_calorimeter_showers`, same energies
-    range and detector; a photon's shower maximum lies one X0 deeper). ``x`` (n, 12, 12, 6) is each
+    range and detector; a photon's shower maximum lies one X0 deeper); ``photon_fraction`` below 0.5
+    makes photons the rare class, as a trigger's signal is. ``x`` (n, 12, 12, 6) is each
     cell's share of its shower's total visible energy in percent (O(1) numbers for the network), so
     only the shape tells the two apart, not the energy; ``y`` (n, 2) is one-hot in the order
     ``("electron", "photon")``. Keyword arguments go to :func:`make_calorimeter_showers` (not
@@ -150,8 +151,10 @@ def electron_photon_showers(n: int = 10_000, seed: int = 0, val_fraction: float 
         raise ValueError("electron_photon_showers() makes both particles; drop the 'particle' argument.")
     if n < 2:
         raise ValueError(f"electron_photon_showers needs n >= 2 showers (one of each particle), got {n}.")
+    if not 0 < photon_fraction < 1:
+        raise ValueError(f"photon_fraction must be in (0, 1) (both particles present), got {photon_fraction}.")
     seeds = np.random.SeedSequence(seed).generate_state(2)
-    half = n // 2
+    half = min(max(int(n * (1 - photon_fraction)), 1), n - 1)  # the electrons (n // 2 at 0.5); one of each at least
     xe, _ = make_calorimeter_showers(half, seed=int(seeds[0]), particle="electron", **kwargs)
     xg, _ = make_calorimeter_showers(n - half, seed=int(seeds[1]), particle="photon", **kwargs)
     x = np.concatenate([xe, xg]).astype(np.float64)

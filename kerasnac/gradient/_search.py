@@ -79,8 +79,9 @@ class GradientSearch(GradientResults):
             optimizer steps, at least 3 and at most 10 (10 on a few thousand samples, 3 on large
             data sets); 0: none. On 4,000 toy jets the derived models were still improving after
             3 epochs (``docs/benchmarks.md``, section 6).
-        output_bias: for a regression space, ``"mean"`` (default) starts the head's bias at the training
-            targets' mean, ``None`` at zero (as ``KerasNAC(output_bias=...)``).
+        output_bias: ``"mean"`` (default) starts the head's bias at the training targets' mean (a
+            regression's mean target, a classifier's log class frequencies), ``None`` at zero (as
+            ``KerasNAC(output_bias=...)``).
 
     Example:
         >>> gs = GradientSearch(space, cost=kn.costs.weighted(lut=1.0, dsp=55.0), epochs=20)  # doctest: +SKIP

@@ -201,13 +201,16 @@ class SearchSpace(kt.HyperModel):
         return model
 
     def head_bias(self):
-        """The regression head's initial bias (``output_bias``) checked against ``n_outputs``, or None."""
-        if self.output_bias is None or self.task != "regression":
+        """The head's initial bias (``output_bias``: a regression's target mean, a classifier's log class
+        frequencies) checked against the head's width, or None."""
+        if self.output_bias is None:
             return None
         bias = [float(b) for b in np.ravel(self.output_bias)]
-        if len(bias) != self.n_outputs:
-            raise SpaceError(f"{self.source}: output_bias has {len(bias)} values but the space has n_outputs="
-                             f"{self.n_outputs}; give one initial bias per output (or None for zeros).")
+        classes = self.task == "classification"
+        width, what = (self.num_classes, "num_classes") if classes else (self.n_outputs, "n_outputs")
+        if len(bias) != width:
+            raise SpaceError(f"{self.source}: output_bias has {len(bias)} values but the space has {what}="
+                             f"{width}; give one initial bias per {'class' if classes else 'output'} (or None for zeros).")
         return bias
 
     @staticmethod
