@@ -77,7 +77,7 @@ def test_output_bias_script_trains_each_architecture_both_ways_and_resumes(tmp_p
     assert sorted(rows.output_bias) == ["mean", "mean", "none", "none"] and rows.hp.nunique() == 2
     out = capsys.readouterr().out
     assert "| the mean |" in out and "| zero |" in out
-    assert re.search(r"The mean start gives the lower metric on [012] of 2 architectures", out)
+    assert re.search(r"The mean start gives the better metric on [012] of 2 architectures", out)
     mod.main(argv)  # a rerun trains nothing again
     assert "architectures trained" not in capsys.readouterr().out
 
