@@ -78,7 +78,7 @@ class Head(keras.layers.Layer):
     def __init__(self, space, cs: ChoiceSet, in_shape: tuple, **kw):
         super().__init__(name=names.HEAD, **kw)
         self.space, self.in_shape = space, tuple(in_shape)
-        self.n_out = space.num_classes if space.task == "classification" else space.n_outputs
+        self.n_out = space.head_units
         self.qm = QuantMix(cs, names.HEAD, space.head_quant, names.HEAD, keys=HEAD_QUANT_KEYS)
         self.kernel = self.add_weight("kernel", (int(np.prod(self.in_shape)), self.n_out), initializer="lecun_uniform")
         self.bias = self.add_weight("bias", (self.n_out,), initializer="zeros")

@@ -192,8 +192,7 @@ class SearchSpace(kt.HyperModel):
         if len(x.shape) > 2:
             x = keras.layers.Flatten(name=names.HEAD_FLATTEN)(x)
         hq = Quant(**self._quant_args(cfg["head"]["quant"]))
-        n_out = self.num_classes if self.task == "classification" else self.n_outputs
-        x = hq.dense(n_out, name=names.HEAD_DENSE, bias=self.head_bias())(x)
+        x = hq.dense(self.head_units, name=names.HEAD_DENSE, bias=self.head_bias())(x)
         if self.task == "classification":
             x = keras.layers.Activation("softmax", name=names.HEAD_SOFTMAX)(x)
         model = keras.Model(inputs, x, name=self.name)
@@ -206,12 +205,17 @@ class SearchSpace(kt.HyperModel):
         if self.output_bias is None:
             return None
         bias = [float(b) for b in np.ravel(self.output_bias)]
-        classes = self.task == "classification"
-        width, what = (self.num_classes, "num_classes") if classes else (self.n_outputs, "n_outputs")
-        if len(bias) != width:
-            raise SpaceError(f"{self.source}: output_bias has {len(bias)} values but the space has {what}="
-                             f"{width}; give one initial bias per {'class' if classes else 'output'} (or None for zeros).")
+        if len(bias) != self.head_units:
+            classes = self.task == "classification"
+            raise SpaceError(f"{self.source}: output_bias has {len(bias)} values but the space has "
+                             f"{'num_classes' if classes else 'n_outputs'}={self.head_units}; give one initial bias "
+                             f"per {'class' if classes else 'output'} (or None for zeros).")
         return bias
+
+    @property
+    def head_units(self) -> int:
+        """The head's width: ``num_classes`` for a classifier, ``n_outputs`` for a regression."""
+        return self.num_classes if self.task == "classification" else self.n_outputs
 
     @staticmethod
     def _quant_args(q):
