@@ -479,16 +479,15 @@ def with_against(df, stems, folder):
 
 # the settings that make a CSV's rows one task: a run into an existing CSV must repeat them
 SETTINGS = ("task", "source", "samples", "epochs", "batch_size", "population", "candidates", "min_epochs", "eta")
-#: every task's rows also depend on where the head's bias starts (``--output-bias``). Settings files written
-#: before it was recorded started it at zero: regression tasks' before session 20, classification tasks'
-#: before session 21 (classifier heads started at zero until then)
 
 
 def check_settings(csv: str, old, args) -> None:
     """Refuse (before any training) a run whose task settings differ from those of the rows already in
     ``csv``, so that two tasks never share one CSV (``--name`` reused by mistake). The settings are
     kept beside the CSV (``.json``); a CSV from before that file is checked on its task column and on
-    the epochs its full-length trials trained."""
+    the epochs its full-length trials trained. The rows also depend on where the heads' bias started
+    (``--output-bias``): settings files and CSVs from before it was recorded started it at zero
+    (regression tasks' before session 20, classification tasks' before session 21)."""
     side = csv[:-4] + ".json"
     now = {k: getattr(args, k) for k in SETTINGS}
     now["output_bias"] = getattr(args, "output_bias", "mean")
@@ -499,7 +498,7 @@ def check_settings(csv: str, old, args) -> None:
         diff = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
     elif old is not None and len(old):
         full = old[~old.method.isin(["kerasnac_mf", "kerasnac_full"])]
-        diff = {} if now.get("output_bias", "none") == "none" else {"output_bias": ("none", now["output_bias"])}
+        diff = {} if now["output_bias"] == "none" else {"output_bias": ("none", now["output_bias"])}
         if set(old.task) != {args.task}:
             diff["task"] = (sorted(set(old.task)), args.task)
         if len(full) and full.epochs_trained.max() != args.epochs:

@@ -190,7 +190,7 @@ class Data:
         None for a tf.data input whose length TensorFlow does not know (it may repeat forever)."""
         if self.mode != "regression" and num_classes is None:
             raise ValueError("target_mean() of class labels needs num_classes.")
-        key = ("target_mean", self.mode != "regression" and num_classes)
+        key = ("target_mean", num_classes)
         if key not in self._cache:
             if self.has_arrays:
                 mean = self._label_sum(self.y, num_classes) / max(len(self.y), 1)
